@@ -1,0 +1,59 @@
+# optin-toolkit: `make demo` serves the demo, `make test` runs the whole suite.
+# Every target installs what it needs into .venv first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCALES := toolkit/locales
+POT    := $(LOCALES)/messages.pot
+
+.PHONY: test install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed; found: $$($(PYTHON) --version 2>&1)."; \
+	    echo "Install it (Debian: apt-get install python3 python3-venv) or run: make PYTHON=python3.11 test"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml hatch_build.py | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+## Compile every .po catalog to .mo (build products, never committed).
+catalogs: install
+	$(BIN)/pybabel -q compile -d $(LOCALES) -D messages
+
+## Extract the translatable strings of toolkit/ and templates/ into the .pot template.
+extract: install
+	$(BIN)/pybabel -q extract -F babel.cfg -o $(POT) --add-comments=Translators: \
+	  --sort-by-file --project=optin-toolkit --copyright-holder="optin-toolkit authors" \
+	  --no-wrap .
+
+## Merge the .pot into every locale's .po (new strings arrive untranslated, never fuzzy-guessed).
+update-catalogs: extract
+	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) -D messages --no-fuzzy-matching --no-wrap
+
+lint: install
+	$(BIN)/ruff check toolkit tests benchmarks hatch_build.py
+
+typecheck: install
+	$(BIN)/mypy --strict toolkit
+
+pytest: catalogs
+	$(BIN)/pytest -q
+
+test: catalogs lint typecheck pytest
+
+bench: catalogs
+	$(BIN)/python benchmarks/bench_render.py
+
+demo:
+	@echo "The Flask demo is not built yet (see the demo issue); 'make test' runs the suite."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	find $(LOCALES) -name '*.mo' -delete

@@ -1,0 +1,108 @@
+"""Step 3 of the pipeline: locales. Negotiation, gettext catalogs and Babel formatting.
+
+Legal boilerplate lives in gettext catalogs under ``toolkit/locales`` (compiled from .po at
+build or install time); the spec supplies its own texts per locale.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date as _format_date
+from babel.lists import format_list
+from babel.support import Translations
+from babel.units import format_unit
+
+from .errors import LocaleError
+
+LOCALES_DIR = Path(__file__).with_name("locales")
+DOMAIN = "messages"
+SUPPORTED_LOCALES: tuple[str, ...] = ("fr", "en", "de", "es", "it")
+TERRITORY_CODES = frozenset(
+    code for code in Locale.parse("en").territories if len(code) == 2 and code.isalpha()
+)
+
+
+def negotiate(requested: str, available: tuple[str, ...] = SUPPORTED_LOCALES) -> str:
+    """Pick the available locale for a requested one: exact match, then its language.
+
+    ``fr_CA`` and ``fr-CA`` fall back to ``fr``; anything else raises ``LocaleError``.
+    """
+    try:
+        wanted = Locale.parse(requested.strip().replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        wanted = None
+    if wanted is not None:
+        for candidate in (str(wanted), wanted.language):
+            if candidate in available:
+                return candidate
+    raise LocaleError(
+        f"unsupported locale {requested!r}; supported: {', '.join(available)}"
+    )
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The compiled catalog of a shipped locale; never a silent ``NullTranslations``."""
+    if locale not in SUPPORTED_LOCALES:
+        raise LocaleError(
+            f"unsupported locale {locale!r}; supported: {', '.join(SUPPORTED_LOCALES)}"
+        )
+    mo = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if not mo.is_file():
+        raise LocaleError(
+            f"the catalog for {locale!r} is not compiled ({mo} is missing): run "
+            "'make catalogs' or reinstall the package"
+        )
+    with mo.open("rb") as fh:
+        return Translations(fh, domain=DOMAIN)
+
+
+@cache
+def babel_locale(locale: str) -> Locale:
+    """The Babel ``Locale`` object for a locale code (cached)."""
+    return Locale.parse(locale)
+
+
+_UNITS = ("duration-year", "duration-month", "duration-week", "duration-day")
+
+
+def format_duration(parts: tuple[int, int, int, int], locale: str) -> str:
+    """Format (years, months, weeks, days) in words: '1 an et 6 mois', '3 Jahre'."""
+    loc = babel_locale(locale)
+    words = [
+        format_unit(n, unit, length="long", locale=loc)
+        for n, unit in zip(parts, _UNITS, strict=True)
+        if n
+    ]
+    return format_list(words, locale=loc)
+
+
+def format_day(day: date, locale: str) -> str:
+    """A date in the locale's long form: '1 décembre 2026', 'December 1, 2026'."""
+    return _format_date(day, format="long", locale=babel_locale(locale))
+
+
+def country_name(code: str, locale: str) -> str:
+    """A country's name in the locale's words."""
+    return str(babel_locale(locale).territories.get(code, code))
+
+
+def join(items: list[str], locale: str, style: str = "standard") -> str:
+    """Join words the locale's way: 'a, b et c' (``style="or"``: 'a, b ou c')."""
+    return format_list(items, style=style, locale=babel_locale(locale))
+
+
+__all__ = [
+    "SUPPORTED_LOCALES",
+    "babel_locale",
+    "country_name",
+    "format_day",
+    "format_duration",
+    "join",
+    "negotiate",
+    "translations",
+]

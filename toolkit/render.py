@@ -1,0 +1,221 @@
+"""Steps 5 and 6 of the pipeline: template -> artefact, with its version.
+
+``render(spec, artefact, locale)`` is the one entry point. One Jinja2 ``Environment``
+(autoescaped, compiled templates cached) serves every call; a spec is frozen, so each
+artefact is rendered once per spec, locale and option and then served from the spec's memo.
+The version is ``sha256:`` of the artefact's plain text: what a person reads, not the markup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from .context import build_context
+from .errors import ArtefactError, ToolkitError
+from .i18n import negotiate
+from .spec import Spec
+
+
+def _templates_dir() -> Path:
+    """Templates ship inside the wheel as toolkit/templates; a checkout has them at the top."""
+    packaged = Path(__file__).with_name("templates")
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
+
+#: Every artefact and the template that renders it (``.html``: autoescaped HTML; ``.txt``: text).
+ARTEFACTS: dict[str, str] = {
+    "checkbox": "checkbox.html",
+    "notice-short": "notice-short.html",
+    "notice-full": "notice-full.html",
+    "sms-footer": "sms-footer.txt",
+}
+
+
+def _make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+        cache_size=-1,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    return env
+
+
+ENVIRONMENT = _make_environment()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One artefact in one locale: what a person sees (html), reads (text), and its version."""
+
+    artefact: str
+    locale: str
+    text: str
+    version: str
+    html: Markup | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The JSON form: artefact, locale, version, html, text."""
+        return {
+            "artefact": self.artefact,
+            "locale": self.locale,
+            "version": self.version,
+            "html": None if self.html is None else str(self.html),
+            "text": self.text,
+        }
+
+
+def content_version(text: str) -> str:
+    """The version of a text: ``sha256:`` + hex digest of its UTF-8 bytes (NFC)."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_BLOCKS = frozenset(
+    "address article aside blockquote dd div dl dt fieldset footer form h1 h2 h3 h4 h5 h6 header"
+    " legend li ol p section table tr ul".split()
+)
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+class _TextExtractor(HTMLParser):
+    """HTML -> the plain text a person reads: blocks on lines, links with their address."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.links: list[tuple[str | None, int]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HEADINGS:
+            self.out.append("\n\n")
+        elif tag in _BLOCKS:
+            self.out.append("\n")
+        if tag == "li":
+            self.out.append("- ")
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag == "input" and dict(attrs).get("type") == "checkbox":
+            self.out.append("[x] " if "checked" in dict(attrs) else "[ ] ")
+        elif tag == "a":
+            self.links.append((dict(attrs).get("href"), len(self.out)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href, start = self.links.pop()
+            shown = "".join(self.out[start:])
+            target = (href or "").removeprefix("mailto:").removeprefix("tel:")
+            if href and not href.startswith("#") and target not in shown:
+                self.out.append(f" <{target}>")
+        elif tag in _BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data)
+
+
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def normalise_text(text: str) -> str:
+    """NFC, one space between words, no blank line runs, no leading/trailing blanks."""
+    lines = [_SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def html_to_text(html: str) -> str:
+    """The plain text of an HTML fragment, as ``Rendered.text`` holds it."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return normalise_text("".join(parser.out))
+
+
+def _template_render(name: str, variables: dict[str, Any]) -> str:
+    return ENVIRONMENT.get_template(name).render(variables)
+
+
+def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
+    html = Markup(_template_render(ARTEFACTS[artefact], variables).strip())
+    text = html_to_text(html)
+    return Rendered(artefact, variables["locale"], text, content_version(text), html)
+
+
+def _render_checkbox(spec: Spec, variables: dict[str, Any]) -> Rendered:
+    if not variables["consent_purposes"]:
+        raise ArtefactError("the spec has no consent-based purpose, so there is no checkbox")
+    locale = variables["locale"]
+    variables["versions"] = {
+        name: render(spec, name, locale).version for name in ("notice-short", "notice-full")
+    }
+    # The version hashes the readable text only, so the checkbox can carry its own version
+    # in a hidden field: render once to learn it, then again with it.
+    variables["self_version"] = ""
+    draft = _render_html("checkbox", variables)
+    variables["self_version"] = draft.version
+    final = _render_html("checkbox", variables)
+    if final.version != draft.version:  # pragma: no cover - guards the invariant above
+        raise ToolkitError("checkbox version changed when its hidden field was filled in")
+    return final
+
+
+def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Rendered:
+    if variables["sms"] is None:
+        raise ArtefactError("the spec has no [sms] section, so there is no SMS footer")
+    variables["first_contact"] = first_contact
+    text = normalise_text(_template_render(ARTEFACTS["sms-footer"], variables)).replace("\n", " ")
+    html = Markup('<p class="optin-sms-footer" lang="{}">{}</p>').format(variables["lang"], text)
+    return Rendered("sms-footer", variables["locale"], text, content_version(text), html)
+
+
+def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = False) -> Rendered:
+    """Render one artefact of a validated spec in a locale (``fr_CA`` falls back to ``fr``).
+
+    ``first_contact`` (sms-footer only) adds the purpose and the data's source, as required
+    at the first message (GDPR Art. 14(3)(b), Art. 21(4)).
+    """
+    if artefact not in ARTEFACTS:
+        raise ArtefactError(
+            f"unknown artefact {artefact!r}; expected one of {', '.join(ARTEFACTS)}"
+        )
+    if first_contact and artefact != "sms-footer":
+        raise ArtefactError("first_contact applies to the sms-footer artefact only")
+    locale = negotiate(locale, spec.locales)
+    key = (artefact, locale, first_contact)
+    memo = spec._memo
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
+    context = memo.get(("context", locale))
+    if context is None:
+        context = memo[("context", locale)] = build_context(spec, locale)
+    variables = context.as_dict()
+    if artefact == "checkbox":
+        result = _render_checkbox(spec, variables)
+    elif artefact == "sms-footer":
+        result = _render_sms_footer(variables, first_contact)
+    else:
+        result = _render_html(artefact, variables)
+    memo[key] = result
+    return result
+
+
+__all__ = ["ARTEFACTS", "Rendered", "content_version", "html_to_text", "render"]

@@ -1,0 +1,503 @@
+"""Step 1 and 2 of the pipeline: read a spec file and validate it into a frozen ``Spec``.
+
+The schema is pydantic (types, formats); ``_semantic_problems`` adds the checks that span
+fields (every locale has every text, a consent purpose has its checkbox label...). Every
+problem is reported with its dotted path, all at once, as a ``SpecError``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from .authorities import AUTHORITIES
+from .errors import Problem, SpecError
+from .i18n import SUPPORTED_LOCALES, TERRITORY_CODES
+
+Channel = Literal["sms", "email", "phone", "post", "web"]
+LegalBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
+Safeguard = Literal[
+    "adequacy_decision",
+    "standard_contractual_clauses",
+    "binding_corporate_rules",
+    "derogation",
+]
+
+_DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
+_SLUG = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_ALPHA_SENDER = re.compile(r"[A-Za-z0-9 .\-]{1,11}")
+_NUMERIC_SENDER = re.compile(r"\+?\d{3,15}")
+
+
+def parse_duration(value: str) -> tuple[int, int, int, int]:
+    """Split an ISO 8601 date duration (P3Y, P1Y6M, P30D) into years, months, weeks, days."""
+    match = _DURATION.fullmatch(value)
+    if not match or not any(match.groups()):
+        raise ValueError(f"expected an ISO 8601 duration like P3Y, got {value!r}")
+    parts = tuple(int(g) if g else 0 for g in match.groups())
+    if not any(parts):
+        raise ValueError(f"expected a duration longer than zero, got {value!r}")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            "expected an id of lowercase letters, digits and underscores starting with a letter, "
+            f"like sms_offers, got {value!r}"
+        )
+    return value
+
+
+def _https(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError(f"expected an https:// URL, got {value!r}")
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in TERRITORY_CODES:
+        raise ValueError(f"expected an ISO 3166-1 alpha-2 country code like FR, got {value!r}")
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(
+            f"expected an e-mail address like privacy@example.com, got {value!r}"
+        ) from None
+
+
+def _phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            f"expected a phone number in international format like +33 1 23 45 67 89, got {value!r}"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _sender(value: str) -> str:
+    numeric = _NUMERIC_SENDER.fullmatch(value)
+    alpha = _ALPHA_SENDER.fullmatch(value) and any(c.isalpha() for c in value)
+    if not (numeric or alpha):
+        raise ValueError(
+            "expected an alphanumeric sender id (at most 11 letters, digits or spaces, at least "
+            f"one letter) or a phone number / short code in digits, got {value!r}"
+        )
+    return value
+
+
+def _digits(value: str) -> str:
+    if not _NUMERIC_SENDER.fullmatch(value):
+        raise ValueError(f"expected a number or short code in digits like 36111, got {value!r}")
+    return value
+
+
+def _opt_out(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return value
+    raise ValueError(
+        "expected the opt-out instruction as a string like 'STOP au 36111' or a table of one "
+        f"string per locale, got {value!r}"
+    )
+
+
+def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+V = TypeVar("V")
+
+Text = Annotated[str, Field(min_length=1)]
+Https = Annotated[str, AfterValidator(_https), Field(description="an https:// URL")]
+Country = Annotated[
+    str, AfterValidator(_country), Field(description="ISO 3166-1 alpha-2 code, e.g. FR")
+]
+Email = Annotated[str, AfterValidator(_email)]
+Phone = Annotated[
+    str, AfterValidator(_phone), Field(description="international format, e.g. +33 1 23 45 67 89")
+]
+PerLocale = Annotated[
+    Mapping[str, V],
+    AfterValidator(_freeze),
+    PlainSerializer(dict),
+    Field(description="one entry per locale declared in `locales`"),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Controller(_Model):
+    """The data controller (GDPR Art. 13(1)(a))."""
+
+    name: Text
+    legal_form: Text | None = None
+    address: Text | None = None
+    country: Country
+    email: Email
+    phone: Phone | None = None
+    website: Https | None = None
+    registration_id: Text | None = Field(None, description="e.g. RCS / SIREN / HRB number")
+
+
+class Representative(_Model):
+    """The controller's representative in the Union (Art. 27)."""
+
+    name: Text
+    address: Text
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class Dpo(_Model):
+    """The data protection officer's contact (Art. 13(1)(b)); at least one way to reach them."""
+
+    name: Text | None = None
+    email: Email | None = None
+    address: Text | None = None
+    phone: Phone | None = None
+    website: Https | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Dpo:
+        if not (self.email or self.address or self.phone or self.website):
+            raise ValueError("give at least one way to reach the DPO: email, address, phone or website")
+        return self
+
+
+class Authority(_Model):
+    """The supervisory authority a person may complain to (Art. 13(2)(d), Art. 77)."""
+
+    name: Text
+    address: Text
+    website: Https
+
+
+class Transfer(_Model):
+    """A transfer to a third country and its safeguard (Art. 13(1)(f))."""
+
+    country: Country
+    safeguard: Safeguard
+    copy_url: Https | None = Field(None, description="where a copy of the safeguard is available")
+
+
+class PurposeText(_Model):
+    """What a person reads about one purpose, in one locale."""
+
+    name: Text
+    description: Text
+    label: Text | None = Field(None, description="checkbox label; required for consent")
+    legitimate_interest: Text | None = Field(None, description="required for legitimate_interests")
+    data_categories: tuple[Text, ...] = ()
+    recipients: tuple[Text, ...] = ()
+    retention_note: Text | None = Field(None, description="e.g. 'from our last contact with you'")
+    consequence: Text | None = Field(None, description="what happens if the data is not given")
+    automated_logic: Text | None = Field(None, description="required when automated_decision")
+
+
+class Purpose(_Model):
+    """One purpose of processing: one checkbox, one consent, one line of every notice."""
+
+    id: Annotated[str, AfterValidator(_slug)]
+    channel: Channel
+    legal_basis: LegalBasis
+    retention: Annotated[str, AfterValidator(_duration), Field(description="ISO 8601, e.g. P3Y")]
+    direct_marketing: bool = True
+    required: bool = Field(False, description="whether providing the data is required")
+    automated_decision: bool = False
+    transfers: tuple[Transfer, ...] = ()
+    text: PerLocale[PurposeText]
+
+
+class SourceText(_Model):
+    """Where the data came from, in one locale (Art. 14(2)(f))."""
+
+    description: Text
+
+
+class Source(_Model):
+    """The source of data not collected from the person (Art. 14)."""
+
+    publicly_accessible: bool
+    text: PerLocale[SourceText]
+
+
+class Sms(_Model):
+    """SMS settings: who sends, and how to stop for free."""
+
+    sender: Annotated[str, AfterValidator(_sender)]
+    opt_out: Annotated[
+        Mapping[str, str] | str | None,
+        BeforeValidator(_opt_out),
+        Field(description="the opt-out as written in the SMS, e.g. 'STOP au 36111', or per locale"),
+    ] = None
+    opt_out_keyword: Text = "STOP"
+    opt_out_number: Annotated[str, AfterValidator(_digits)] | None = None
+    opt_out_free: bool = Field(False, description="true when replying costs the person nothing")
+    link: Https | None = Field(None, description="short link to the full notice; default notice_url")
+
+    @property
+    def reply_number(self) -> str | None:
+        """Where replies go: the opt-out number, or the sender when it is a number."""
+        if self.opt_out_number:
+            return self.opt_out_number
+        return self.sender if _NUMERIC_SENDER.fullmatch(self.sender) else None
+
+
+class Spec(_Model):
+    """A data controller and its purposes: the single source of every artefact."""
+
+    locales: tuple[str, ...] = Field(min_length=1)
+    notice_url: Https
+    updated: date | None = Field(None, description="date of this version of the notice")
+    controller: Controller
+    representative: Representative | None = None
+    dpo: Dpo | None = None
+    authority: Authority | None = Field(None, description="default: from controller.country")
+    purposes: tuple[Purpose, ...] = Field(min_length=1)
+    source: Source | None = None
+    sms: Sms | None = None
+
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def supervisory_authority(self) -> Authority:
+        """The named authority, or the default for the controller's country."""
+        if self.authority is not None:
+            return self.authority
+        return Authority(**AUTHORITIES[self.controller.country])
+
+    def purpose(self, purpose_id: str) -> Purpose:
+        """The purpose with this id (KeyError when the spec has none)."""
+        for purpose in self.purposes:
+            if purpose.id == purpose_id:
+                return purpose
+        raise KeyError(purpose_id)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in part or "-" in part:  # pydantic's names of union members
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    msg = str(error["msg"])
+    if msg.startswith("Input should be"):
+        msg = "expected" + msg[len("Input should be") :]
+    return f"{msg}, got {error['input']!r}"
+
+
+def _need_locales(
+    path: str, given: Mapping[str, Any], locales: tuple[str, ...]
+) -> Iterator[Problem]:
+    for loc in locales:
+        if loc not in given:
+            yield Problem(path, f"missing the text for locale {loc!r} (declared in locales)")
+    for loc in given:
+        if loc not in locales:
+            yield Problem(f"{path}.{loc}", f"locale {loc!r} is not declared in locales")
+
+
+def _semantic_problems(spec: Spec) -> Iterator[Problem]:
+    locales = spec.locales
+    for i, loc in enumerate(locales):
+        if loc not in SUPPORTED_LOCALES:
+            yield Problem(
+                f"locales[{i}]",
+                f"expected one of {', '.join(SUPPORTED_LOCALES)}, got {loc!r}",
+            )
+        if loc in locales[:i]:
+            yield Problem(f"locales[{i}]", f"locale {loc!r} is listed twice")
+    if spec.authority is None and spec.controller.country not in AUTHORITIES:
+        yield Problem(
+            "authority",
+            f"required: no default supervisory authority for country {spec.controller.country!r}"
+            f" (known: {', '.join(sorted(AUTHORITIES))})",
+        )
+    seen: set[str] = set()
+    for i, purpose in enumerate(spec.purposes):
+        at = f"purposes[{i}]"
+        if purpose.id in seen:
+            yield Problem(f"{at}.id", f"duplicate purpose id {purpose.id!r}")
+        seen.add(purpose.id)
+        if purpose.legal_basis == "consent" and purpose.required:
+            yield Problem(
+                f"{at}.required",
+                "a consent purpose cannot be required: consent must be freely given (Art. 7(4))",
+            )
+        yield from _need_locales(f"{at}.text", purpose.text, locales)
+        counts: dict[str, set[int]] = {"data_categories": set(), "recipients": set()}
+        for loc, text in purpose.text.items():
+            tat = f"{at}.text.{loc}"
+            if purpose.legal_basis == "consent" and not text.label:
+                yield Problem(f"{tat}.label", "required: a consent purpose needs its checkbox label")
+            if purpose.legal_basis == "legitimate_interests" and not text.legitimate_interest:
+                yield Problem(
+                    f"{tat}.legitimate_interest",
+                    "required: say which legitimate interest the processing pursues (Art. 13(1)(d))",
+                )
+            if purpose.automated_decision and not text.automated_logic:
+                yield Problem(
+                    f"{tat}.automated_logic",
+                    "required: explain the logic and consequences of the automated decision "
+                    "(Art. 13(2)(f))",
+                )
+            if spec.source is not None and not text.data_categories:
+                yield Problem(
+                    f"{tat}.data_categories",
+                    "required: data not collected from the person needs its categories "
+                    "(Art. 14(1)(d))",
+                )
+            if purpose.required and not text.consequence:
+                yield Problem(
+                    f"{tat}.consequence",
+                    "required: say what happens if the person does not provide the data "
+                    "(Art. 13(2)(e))",
+                )
+            counts["data_categories"].add(len(text.data_categories))
+            counts["recipients"].add(len(text.recipients))
+        for field, sizes in counts.items():
+            if len(sizes) > 1:
+                yield Problem(
+                    f"{at}.text",
+                    f"{field} has a different number of entries per locale; every locale must "
+                    "list the same items",
+                )
+    if spec.source is not None:
+        yield from _need_locales("source.text", spec.source.text, locales)
+    sms_purposes = [i for i, p in enumerate(spec.purposes) if p.channel == "sms"]
+    if sms_purposes and spec.sms is None:
+        yield Problem("sms", f"required: purposes[{sms_purposes[0]}] uses the sms channel")
+    if spec.sms is not None:
+        yield from _sms_problems(spec.sms, locales)
+
+
+def _sms_problems(sms: Sms, locales: tuple[str, ...]) -> Iterator[Problem]:
+    opt_out = sms.opt_out
+    if isinstance(opt_out, Mapping):
+        yield from _need_locales("sms.opt_out", opt_out, locales)
+        written = dict(opt_out)
+    elif isinstance(opt_out, str):
+        written = {"": opt_out}
+    else:
+        written = {}
+        if sms.reply_number is None:
+            yield Problem(
+                "sms.opt_out_number",
+                "required: an alphanumeric sender cannot receive replies, so the opt-out must "
+                "name a number (or write the whole instruction in sms.opt_out)",
+            )
+    for loc, text in written.items():
+        at = f"sms.opt_out.{loc}" if loc else "sms.opt_out"
+        if sms.opt_out_keyword.casefold() not in text.casefold():
+            yield Problem(at, f"must contain the opt-out keyword {sms.opt_out_keyword!r}")
+        if sms.opt_out_number and sms.opt_out_number not in text.replace(" ", ""):
+            yield Problem(at, f"must contain the opt-out number {sms.opt_out_number!r}")
+
+
+def validate_spec(data: Any, source: str | None = None) -> Spec:
+    """Validate a decoded spec (a dict) into a frozen ``Spec``, or raise ``SpecError``."""
+    if not isinstance(data, dict):
+        raise SpecError([Problem("", "expected a table of settings at the top level")], source)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(
+            [Problem(_path(e["loc"]), _message(e)) for e in exc.errors()], source
+        ) from None
+    problems = list(_semantic_problems(spec))
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read a TOML (or .json) spec file and return the validated, frozen ``Spec``."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem("", "file not found")], name) from None
+    except OSError as exc:
+        raise SpecError([Problem("", f"cannot read the file: {exc.strerror}")], name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem("", f"not UTF-8 text (byte {exc.start})")], name) from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise SpecError([Problem("", msg)], name) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([Problem("", f"invalid TOML: {exc}")], name) from None
+    return validate_spec(data, name)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file, for editors and other tools."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "optin-toolkit notice spec"
+    return schema
