@@ -87,7 +87,7 @@ def content_version(text: str) -> str:
 
 
 _BLOCKS = frozenset(
-    "address article aside blockquote dd div dl dt fieldset footer form h1 h2 h3 h4 h5 h6 header"
+    "address article aside blockquote div dl dt fieldset footer form h1 h2 h3 h4 h5 h6 header"
     " legend li ol p section table tr ul".split()
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -103,7 +103,7 @@ class _TextExtractor(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HEADINGS:
-            self.out.append("\n\n")
+            self.out.append(_BREAK)
         elif tag in _BLOCKS:
             self.out.append("\n")
         if tag == "li":
@@ -116,7 +116,9 @@ class _TextExtractor(HTMLParser):
             self.links.append((dict(attrs).get("href"), len(self.out)))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self.links:
+        if tag == "dt":  # a term and its description read as one line: "Legal basis: consent"
+            self.out.append(": ")
+        elif tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.out[start:])
             target = (href or "").removeprefix("mailto:").removeprefix("tel:")
@@ -126,10 +128,11 @@ class _TextExtractor(HTMLParser):
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.out.append(data)
+        self.out.append(" ".join(data.split("\n")))  # source line breaks are only spaces in HTML
 
 
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+_BREAK = "\n\x00\n"  # a blank line before each heading; other blocks just start a new line
 
 
 def normalise_text(text: str) -> str:
@@ -147,7 +150,9 @@ def html_to_text(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    return normalise_text("".join(parser.out))
+    lines = normalise_text("".join(parser.out)).split("\n")
+    text = "\n".join(line for line in lines if line)
+    return normalise_text(text.replace("\x00", ""))
 
 
 def _template_render(name: str, variables: dict[str, Any]) -> str:
