@@ -39,6 +39,7 @@ class PurposeView:
     automated_decision: bool
     automated_logic: str | None
     required: bool
+    requirement: str | None
     consequence: str | None
     direct_marketing: bool
 
@@ -126,6 +127,7 @@ def _purpose_view(purpose: Purpose, locale: str) -> PurposeView:
         automated_decision=purpose.automated_decision,
         automated_logic=text.automated_logic,
         required=purpose.required,
+        requirement=purpose.requirement,
         consequence=text.consequence,
         direct_marketing=purpose.direct_marketing,
     )

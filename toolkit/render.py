@@ -117,7 +117,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "dt":  # a term and its description read as one line: "Legal basis: consent"
-            self.out.append(": ")
+            term = "".join(self.out).rstrip()
+            self.out.append(" " if term.endswith(("?", ":")) else ": ")
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.out[start:])

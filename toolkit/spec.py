@@ -44,6 +44,7 @@ LegalBasis = Literal[
     "public_task",
     "legitimate_interests",
 ]
+Requirement = Literal["statutory", "contractual", "pre_contract"]
 Safeguard = Literal[
     "adequacy_decision",
     "standard_contractual_clauses",
@@ -250,6 +251,9 @@ class Purpose(_Model):
     retention: Annotated[str, AfterValidator(_duration), Field(description="ISO 8601, e.g. P3Y")]
     direct_marketing: bool = True
     required: bool = Field(False, description="whether providing the data is required")
+    requirement: Requirement | None = Field(
+        None, description="when required: statutory, contractual or pre_contract (Art. 13(2)(e))"
+    )
     automated_decision: bool = False
     transfers: tuple[Transfer, ...] = ()
     text: PerLocale[PurposeText]
@@ -293,14 +297,14 @@ class Sms(_Model):
 class Spec(_Model):
     """A data controller and its purposes: the single source of every artefact."""
 
-    locales: tuple[str, ...] = Field(min_length=1)
+    locales: tuple[str, ...] = Field(description="at least one of fr, en, de, es, it")
     notice_url: Https
     updated: date | None = Field(None, description="date of this version of the notice")
     controller: Controller
     representative: Representative | None = None
     dpo: Dpo | None = None
     authority: Authority | None = Field(None, description="default: from controller.country")
-    purposes: tuple[Purpose, ...] = Field(min_length=1)
+    purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
     sms: Sms | None = None
 
@@ -360,6 +364,10 @@ def _need_locales(
 
 def _semantic_problems(spec: Spec) -> Iterator[Problem]:
     locales = spec.locales
+    if not locales:
+        yield Problem("locales", "expected at least one locale, like [\"fr\", \"en\"]")
+    if not spec.purposes:
+        yield Problem("purposes", "expected at least one purpose")
     for i, loc in enumerate(locales):
         if loc not in SUPPORTED_LOCALES:
             yield Problem(
@@ -385,6 +393,14 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
                 f"{at}.required",
                 "a consent purpose cannot be required: consent must be freely given (Art. 7(4))",
             )
+        if purpose.required and purpose.requirement is None:
+            yield Problem(
+                f"{at}.requirement",
+                "required when the data is required: statutory, contractual or pre_contract "
+                "(Art. 13(2)(e))",
+            )
+        if purpose.requirement is not None and not purpose.required:
+            yield Problem(f"{at}.requirement", "only for a purpose with required = true")
         yield from _need_locales(f"{at}.text", purpose.text, locales)
         counts: dict[str, set[int]] = {"data_categories": set(), "recipients": set()}
         for loc, text in purpose.text.items():
