@@ -6,6 +6,7 @@ build or install time); the spec supplies its own texts per locale.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from .errors import LocaleError
 LOCALES_DIR = Path(__file__).with_name("locales")
 DOMAIN = "messages"
 SUPPORTED_LOCALES: tuple[str, ...] = ("fr", "en", "de", "es", "it")
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
     code for code in Locale.parse("en").territories if len(code) == 2 and code.isalpha()
 )
@@ -31,10 +33,12 @@ def negotiate(requested: str, available: tuple[str, ...] = SUPPORTED_LOCALES) ->
 
     ``fr_CA`` and ``fr-CA`` fall back to ``fr``; anything else raises ``LocaleError``.
     """
-    try:
-        wanted = Locale.parse(requested.strip().replace("-", "_"))
-    except (UnknownLocaleError, ValueError, TypeError):
-        wanted = None
+    wanted = None
+    if _LOCALE_TAG.fullmatch(requested):
+        try:
+            wanted = Locale.parse(requested.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            wanted = None
     if wanted is not None:
         for candidate in (str(wanted), wanted.language):
             if candidate in available:

@@ -1,0 +1,413 @@
+"""Rendering: every artefact in every locale carries what the spec says, and only that."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from conftest import LOCALES, ROOT, build, minimal_data
+
+from toolkit import ARTEFACTS, render
+from toolkit.errors import ArtefactError, LocaleError
+from toolkit.spec import Spec
+
+#: How each locale names each right (a regex, matched case-insensitively on the text).
+RIGHTS: dict[str, dict[str, str]] = {
+    "en": {
+        "access": r"\baccess",
+        "rectification": r"rectification",
+        "erasure": r"erasure",
+        "restriction": r"restriction",
+        "portability": r"portability",
+        "objection": r"\bobject",
+        "withdrawal": r"withdraw",
+        "complaint": r"complaint",
+    },
+    "fr": {
+        "access": r"accès|accéder",
+        "rectification": r"rectification",
+        "erasure": r"effacement",
+        "restriction": r"limitation",
+        "portability": r"portabilité",
+        "objection": r"opposition|opposer",
+        "withdrawal": r"retrait|retirer",
+        "complaint": r"réclamation",
+    },
+    "de": {
+        "access": r"auskunft",
+        "rectification": r"berichtigung",
+        "erasure": r"löschung",
+        "restriction": r"einschränkung",
+        "portability": r"übertragbarkeit",
+        "objection": r"widerspruch|widersprechen",
+        "withdrawal": r"widerruf",
+        "complaint": r"beschwerde",
+    },
+    "es": {
+        "access": r"acceso|acceder",
+        "rectification": r"rectificación|rectificar",
+        "erasure": r"supresión|suprimir",
+        "restriction": r"limitación",
+        "portability": r"portabilidad",
+        "objection": r"oposición|oponerse",
+        "withdrawal": r"retirada|retirar",
+        "complaint": r"reclamación",
+    },
+    "it": {
+        "access": r"accesso|accedere",
+        "rectification": r"rettifica",
+        "erasure": r"cancellazione",
+        "restriction": r"limitazione",
+        "portability": r"portabilità",
+        "objection": r"opposizione|opporsi",
+        "withdrawal": r"revoca",
+        "complaint": r"reclamo",
+    },
+}
+
+RETENTION_3Y = {"fr": "3 ans", "en": "3 years", "de": "3 Jahre", "es": "3 años", "it": "3 anni"}
+VERSION = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class Inputs(HTMLParser):
+    """Collects every <input> and <label for> of an HTML fragment."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.inputs: list[dict[str, str | None]] = []
+        self.labels: list[str | None] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            self.inputs.append(dict(attrs))
+        elif tag == "label":
+            self.labels.append(dict(attrs).get("for"))
+
+
+def cases(examples: dict[str, Spec]) -> list[tuple[str, str, str]]:
+    return [
+        (name, loc, artefact)
+        for name, spec in examples.items()
+        for loc in spec.locales
+        for artefact in ARTEFACTS
+        if not (artefact == "sms-footer" and spec.sms is None)
+    ]
+
+
+EXAMPLE_LOCALES = [
+    ("dse-france", loc) for loc in LOCALES
+] + [("newsletter", loc) for loc in LOCALES]
+
+
+@pytest.mark.parametrize("artefact", list(ARTEFACTS))
+@pytest.mark.parametrize(("name", "locale"), EXAMPLE_LOCALES)
+def test_version_is_the_hash_of_the_text(
+    examples: dict[str, Spec], name: str, locale: str, artefact: str
+) -> None:
+    spec = examples[name]
+    if artefact == "sms-footer" and spec.sms is None:
+        with pytest.raises(ArtefactError, match=r"no \[sms\] section"):
+            render(spec, artefact, locale)
+        return
+    out = render(spec, artefact, locale)
+    assert (out.artefact, out.locale) == (artefact, locale)
+    assert VERSION.fullmatch(out.version)
+    assert out.version == "sha256:" + hashlib.sha256(out.text.encode()).hexdigest()
+    assert out.html is not None and f'lang="{locale}"' in out.html
+    assert out.text and "{{" not in out.text and "%(" not in out.text
+    assert out.as_json() == {
+        "artefact": artefact,
+        "locale": locale,
+        "version": out.version,
+        "html": str(out.html),
+        "text": out.text,
+    }
+
+
+@pytest.mark.parametrize(("name", "locale"), EXAMPLE_LOCALES)
+def test_checkboxes_are_unticked_optional_and_labelled(
+    examples: dict[str, Spec], name: str, locale: str
+) -> None:
+    spec = examples[name]
+    out = render(spec, "checkbox", locale)
+    assert out.html is not None
+    parsed = Inputs(out.html)
+    boxes = [i for i in parsed.inputs if i.get("type") == "checkbox"]
+    consent = [p for p in spec.purposes if p.legal_basis == "consent"]
+    assert [b["value"] for b in boxes] == [p.id for p in consent]
+    for box, purpose in zip(boxes, consent, strict=True):
+        assert "checked" not in box and "required" not in box
+        assert box["name"] == f"consent_{purpose.id}"
+        assert box["aria-describedby"] == "optin-notice-short"
+        assert box["id"] in parsed.labels
+        assert purpose.text[locale].label in out.text
+    assert "checked" not in out.html and "required" not in out.html
+    assert 'id="optin-notice-short"' in str(render(spec, "notice-short", locale).html)
+    hidden = {i["name"]: i["value"] for i in parsed.inputs if i.get("type") == "hidden"}
+    assert hidden == {
+        "optin_locale": locale,
+        "optin_version_checkbox": out.version,
+        "optin_version_notice_short": render(spec, "notice-short", locale).version,
+        "optin_version_notice_full": render(spec, "notice-full", locale).version,
+    }
+
+
+def _has_rights(text: str, locale: str, rights: list[str]) -> list[str]:
+    return [r for r in rights if not re.search(RIGHTS[locale][r], text, re.IGNORECASE)]
+
+
+ALL_RIGHTS = list(RIGHTS["en"])
+
+
+@pytest.mark.parametrize(("name", "locale"), EXAMPLE_LOCALES)
+@pytest.mark.parametrize("artefact", ["notice-short", "notice-full"])
+def test_notices_name_every_right_in_the_locale_words(
+    examples: dict[str, Spec], name: str, locale: str, artefact: str
+) -> None:
+    text = render(examples[name], artefact, locale).text
+    assert _has_rights(text, locale, ALL_RIGHTS) == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_full_notice_carries_every_spec_value(examples: dict[str, Spec], locale: str) -> None:
+    for spec in examples.values():
+        text = render(spec, "notice-full", locale).text
+        ctl = spec.controller
+        expected = [ctl.name, ctl.email, spec.supervisory_authority.name]
+        expected += [spec.supervisory_authority.website, spec.supervisory_authority.address]
+        expected += [v for v in (ctl.address, ctl.registration_id, ctl.website) if v]
+        if spec.dpo is not None and spec.dpo.email:
+            expected.append(spec.dpo.email)
+        for purpose in spec.purposes:
+            t = purpose.text[locale]
+            expected += [t.name, t.description, *t.data_categories, *t.recipients]
+            expected += [v for v in (t.legitimate_interest, t.retention_note, t.consequence) if v]
+            for transfer in purpose.transfers:
+                if transfer.copy_url:
+                    expected.append(transfer.copy_url)
+        if spec.source is not None:
+            expected.append(spec.source.text[locale].description)
+        missing = [value for value in expected if value not in text]
+        assert missing == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_retention_is_formatted_in_the_locale(examples: dict[str, Spec], locale: str) -> None:
+    spec = examples["dse-france"]
+    assert RETENTION_3Y[locale] in render(spec, "notice-full", locale).text
+    assert RETENTION_3Y[locale] in render(spec, "notice-short", locale).text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_short_notice_has_identity_purposes_source_and_link(
+    examples: dict[str, Spec], locale: str
+) -> None:
+    spec = examples["dse-france"]
+    text = render(spec, "notice-short", locale).text
+    for value in [spec.controller.name, spec.notice_url, spec.controller.email]:
+        assert value in text
+    for purpose in spec.purposes:
+        assert purpose.text[locale].name in text
+    assert spec.source is not None
+    assert spec.source.text[locale].description in text
+    assert render(spec, "sms-footer", locale).text.split(" - ")[1] in text  # the opt-out
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_sms_footer_identity_opt_out_link_and_first_contact(
+    examples: dict[str, Spec], locale: str
+) -> None:
+    spec = examples["dse-france"]
+    assert spec.sms is not None and spec.source is not None
+    regular = render(spec, "sms-footer", locale)
+    first = render(spec, "sms-footer", locale, first_contact=True)
+    for out in (regular, first):
+        assert spec.controller.name in out.text
+        assert "STOP" in out.text and "36111" in out.text
+        assert spec.sms.link is not None and spec.sms.link in out.text
+        assert "\n" not in out.text
+    sms_purpose = spec.purpose("sms_offers").text[locale].name
+    assert sms_purpose in first.text and sms_purpose not in regular.text
+    assert spec.source.text[locale].description in first.text
+    assert first.version != regular.version
+    assert _has_rights(first.text, locale, ["access", "rectification", "erasure", "objection"]) == []
+
+
+def test_french_opt_out_convention(examples: dict[str, Spec]) -> None:
+    text = render(examples["dse-france"], "sms-footer", "fr").text
+    assert "STOP au 36111 (gratuit)" in text
+
+
+def test_written_opt_out_is_used_verbatim() -> None:
+    data = minimal_data()
+    data["sms"]["opt_out"] = {"fr": "STOP au 36111", "en": "Text STOP to 36111"}
+    spec = build(data)
+    assert "Text STOP to 36111" in render(spec, "sms-footer", "en").text
+    assert "STOP au 36111" in render(spec, "sms-footer", "fr").text
+
+
+def test_rights_follow_the_legal_bases() -> None:
+    data = minimal_data()
+    data["controller"]["country"] = "ES"
+    data["purposes"][0].update(legal_basis="legal_obligation", direct_marketing=False)
+    for text in data["purposes"][0]["text"].values():
+        del text["label"]
+    data["purposes"][0]["channel"] = "post"
+    del data["sms"]
+    text = render(build(data), "notice-full", "en").text
+    assert _has_rights(text, "en", ["access", "rectification", "erasure", "restriction"]) == []
+    for absent in ["portability", "Article 21", "withdraw", "direct marketing", "after your death"]:
+        assert absent not in text
+    assert "Agencia Española de Protección de Datos" in text
+
+
+def test_post_mortem_directives_only_for_france(examples: dict[str, Spec]) -> None:
+    assert "after your death" in render(examples["dse-france"], "notice-full", "en").text
+    assert "after your death" not in render(examples["newsletter"], "notice-full", "en").text
+
+
+def test_art14_elements_only_with_a_source(examples: dict[str, Spec]) -> None:
+    with_source = render(examples["dse-france"], "notice-full", "en").text
+    without = render(examples["newsletter"], "notice-full", "en").text
+    assert "Where your data comes from" in with_source
+    assert "publicly accessible" in with_source
+    assert "Where your data comes from" not in without
+    # Art. 13(2)(e) is about data the person provides: only without a source.
+    assert "Must you provide your data?" in without
+    assert "Must you provide your data?" not in with_source
+
+
+def test_missing_optional_elements_are_omitted_not_empty() -> None:
+    spec = build(minimal_data())
+    out = render(spec, "notice-full", "en")
+    assert out.html is not None
+    for label in ["Telephone:", "Website:", "Registration", "representative", "protection officer",
+                  "Recipients", "Categories", "Transfers", "Last updated", "You can also write"]:
+        assert label not in out.text
+    assert not re.search(r"<(dd|li|p|address)[^>]*>\s*</\1>", out.html)
+    assert "None" not in out.text
+
+
+def test_transfers_and_automated_decisions() -> None:
+    data = minimal_data()
+    purpose = data["purposes"][0]
+    purpose["automated_decision"] = True
+    purpose["transfers"] = [
+        {"country": "US", "safeguard": "standard_contractual_clauses"},
+        {"country": "CH", "safeguard": "adequacy_decision"},
+    ]
+    for loc, text in purpose["text"].items():
+        text["automated_logic"] = f"score-{loc}"
+    text = render(build(data), "notice-full", "fr").text
+    assert "États-Unis" in text and "Suisse" in text
+    assert "score-fr" in text
+    assert text.count("rgpd@example.fr") >= 2  # copy of the clauses on request, rights
+    del purpose["text"]["en"]["automated_logic"]
+    with pytest.raises(ValueError, match=r"purposes\[0\].text.en.automated_logic: required"):
+        build(data)
+
+
+def test_hostile_values_are_escaped_never_evaluated() -> None:
+    data = minimal_data()
+    data["controller"]["name"] = "<script>alert(1)</script> {{ 7*7 }}"
+    data["controller"]["address"] = "{% raw %}{{ config }}"
+    for text in data["purposes"][0]["text"].values():
+        text["label"] = 'Oui" onmouseover="alert(1)'
+        text["description"] = "{{ 7*7 }} {% if true %}x{% endif %} ${7*7} %(name)s"
+        text["name"] = "<img src=x onerror=alert(1)>"
+    spec = build(data)
+    for locale in spec.locales:
+        for artefact in ARTEFACTS:
+            out = render(spec, artefact, locale)
+            assert out.html is not None
+            assert "<script>" not in out.html and "<img" not in out.html
+            assert 'onmouseover="' not in out.html
+            assert "49" not in VERSION.sub("", out.html) and "49" not in out.text
+            if artefact != "checkbox":
+                assert "&lt;script&gt;" in out.html
+            if artefact == "notice-full":
+                assert "{{ 7*7 }} {% if true %}x{% endif %} ${7*7} %(name)s" in out.text
+                assert "{% raw %}{{ config }}" in out.text
+            if artefact == "checkbox":
+                assert "Oui&#34; onmouseover=&#34;alert(1)" in out.html
+                assert 'Oui" onmouseover="alert(1)' in out.text
+
+
+def test_versions_are_stable_across_loads_and_processes(examples: dict[str, Spec]) -> None:
+    path = ROOT / "examples" / "dse-france.toml"
+    code = (
+        "import sys, toolkit; s = toolkit.load_spec(sys.argv[1]); "
+        "print(toolkit.render(s, 'notice-full', 'de').version)"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert runs == {render(examples["dse-france"], "notice-full", "de").version}
+
+
+def test_versions_change_with_any_word() -> None:
+    base = minimal_data()
+    before = {a: render(build(base), a, "fr").version for a in ARTEFACTS}
+    changed = minimal_data()
+    changed["purposes"][0]["text"]["fr"]["description"] = "Vous envoyer nos offres, rarement."
+    after = {a: render(build(changed), a, "fr").version for a in ARTEFACTS}
+    assert after["notice-full"] != before["notice-full"]
+    assert after["checkbox"] == before["checkbox"]  # the labels did not change
+    relabelled = minimal_data()
+    relabelled["purposes"][0]["text"]["fr"]["label"] = "J'accepte les offres par SMS !"
+    assert render(build(relabelled), "checkbox", "fr").version != before["checkbox"]
+    longer = minimal_data()
+    longer["purposes"][0]["retention"] = "P2Y"
+    assert render(build(longer), "notice-short", "fr").version != before["notice-short"]
+    assert render(build(longer), "notice-short", "en").version != before["notice-short"]
+
+
+def test_render_is_memoised_per_spec(examples: dict[str, Spec]) -> None:
+    spec = examples["newsletter"]
+    assert render(spec, "notice-full", "it") is render(spec, "notice-full", "it")
+
+
+@pytest.mark.parametrize(("asked", "got"), [("fr_CA", "fr"), ("fr-CA", "fr"), ("en_GB", "en"),
+                                            ("DE", "de"), ("es_MX", "es")])
+def test_locale_fallback(examples: dict[str, Spec], asked: str, got: str) -> None:
+    assert render(examples["newsletter"], "notice-short", asked).locale == got
+
+
+@pytest.mark.parametrize("asked", ["pt", "zz", "", "fr_CA_weird!", "../../etc"])
+def test_unsupported_locale_names_the_supported_ones(examples: dict[str, Spec], asked: str) -> None:
+    with pytest.raises(LocaleError, match="supported: de, en, fr, es, it"):
+        render(examples["newsletter"], "notice-short", asked)
+
+
+def test_locale_the_spec_does_not_declare(examples: dict[str, Spec]) -> None:
+    spec = build(minimal_data(("fr",)))
+    with pytest.raises(LocaleError, match="unsupported locale 'de'; supported: fr"):
+        render(spec, "notice-full", "de")
+
+
+def test_unknown_artefact_and_misplaced_option(examples: dict[str, Spec]) -> None:
+    spec = examples["dse-france"]
+    with pytest.raises(ArtefactError, match="unknown artefact 'banner'; expected one of"):
+        render(spec, "banner", "fr")
+    with pytest.raises(ArtefactError, match="sms-footer artefact only"):
+        render(spec, "notice-full", "fr", first_contact=True)
+
+
+def test_no_consent_purpose_means_no_checkbox() -> None:
+    data: dict[str, Any] = minimal_data()
+    data["purposes"][0]["legal_basis"] = "contract"
+    with pytest.raises(ArtefactError, match="no consent-based purpose"):
+        render(build(data), "checkbox", "fr")
