@@ -1,0 +1,105 @@
+"""Catalogs: compiled, complete, faithful to their placeholders; Babel formatting per locale."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from conftest import LOCALES, ROOT
+
+from toolkit.errors import LocaleError
+from toolkit.i18n import (
+    SUPPORTED_LOCALES,
+    format_day,
+    format_duration,
+    negotiate,
+    translations,
+)
+
+LOCALES_DIR = ROOT / "toolkit" / "locales"
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+TAG = re.compile(r"</?[a-z]+>")
+
+
+def po_path(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+def test_supported_locales_are_the_shipped_ones() -> None:
+    shipped = {p.parts[-3] for p in LOCALES_DIR.glob("*/LC_MESSAGES/messages.po")}
+    assert shipped == set(SUPPORTED_LOCALES) == set(LOCALES)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_catalog_is_compiled_and_loaded_never_null(locale: str) -> None:
+    catalog = translations(locale)
+    assert type(catalog) is Translations  # not NullTranslations: a real .mo was read
+    assert catalog.files and catalog.files[0].endswith(f"{locale}/LC_MESSAGES/messages.mo")
+    if locale != "en":
+        assert catalog.gettext("Your rights") != "Your rights"
+
+
+def test_catalogs_match_the_template() -> None:
+    with (LOCALES_DIR / "messages.pot").open("rb") as fh:
+        template = {m.id for m in read_po(fh) if m.id}
+    for locale in LOCALES:
+        with po_path(locale).open("rb") as fh:
+            ids = {m.id for m in read_po(fh) if m.id}
+        assert ids == template, f"{locale}: run 'make update-catalogs'"
+
+
+@pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "en"])
+def test_every_message_is_translated_with_its_placeholders_and_tags(locale: str) -> None:
+    with po_path(locale).open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    problems = []
+    for message in catalog:
+        if not message.id:
+            continue
+        assert isinstance(message.id, str) and isinstance(message.string, str)
+        if not message.string or message.fuzzy:
+            problems.append(f"untranslated or fuzzy: {message.id!r}")
+        elif sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
+            problems.append(f"placeholders differ: {message.id!r}")
+        elif sorted(TAG.findall(message.id)) != sorted(TAG.findall(message.string)):
+            problems.append(f"HTML tags differ: {message.id!r}")
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("iso", "locale", "words"),
+    [
+        ((3, 0, 0, 0), "fr", "3 ans"),
+        ((3, 0, 0, 0), "en", "3 years"),
+        ((3, 0, 0, 0), "de", "3 Jahre"),
+        ((3, 0, 0, 0), "es", "3 años"),
+        ((3, 0, 0, 0), "it", "3 anni"),
+        ((1, 6, 0, 0), "fr", "1 an et 6 mois"),
+        ((0, 13, 0, 0), "en", "13 months"),
+        ((0, 0, 2, 3), "de", "2 Wochen und 3 Tage"),
+    ],
+)
+def test_durations_in_words(iso: tuple[int, int, int, int], locale: str, words: str) -> None:
+    # CLDR puts a no-break space between number and unit in some locales ("3\xa0ans").
+    assert format_duration(iso, locale).replace("\xa0", " ") == words
+
+
+def test_dates_in_the_locale() -> None:
+    day = date(2026, 11, 30)
+    assert format_day(day, "fr") == "30 novembre 2026"
+    assert format_day(day, "de") == "30. November 2026"
+    assert format_day(day, "en") == "November 30, 2026"
+
+
+def test_negotiate() -> None:
+    assert negotiate("fr_CA") == "fr"
+    assert negotiate("it-CH") == "it"
+    assert negotiate("en", ("fr", "en")) == "en"
+    with pytest.raises(LocaleError, match="supported: fr, en, de, es, it"):
+        negotiate("ja")
+    with pytest.raises(LocaleError, match="unsupported locale 'pt'"):
+        translations("pt")
