@@ -12,11 +12,12 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
 from .context import build_context
@@ -100,6 +101,7 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self.links: list[tuple[str | None, int]] = []
+        self.last_text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HEADINGS:
@@ -117,8 +119,7 @@ class _TextExtractor(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "dt":  # a term and its description read as one line: "Legal basis: consent"
-            term = "".join(self.out).rstrip()
-            self.out.append(" " if term.endswith(("?", ":")) else ": ")
+            self.out.append(" " if self.last_text.endswith(("?", ":")) else ": ")
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.out[start:])
@@ -130,6 +131,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.out.append(" ".join(data.split("\n")))  # source line breaks are only spaces in HTML
+        if data.strip():
+            self.last_text = data.rstrip()
 
 
 _SPACES = re.compile(r"[ \t\r\f\v]+")
@@ -149,15 +152,21 @@ def normalise_text(text: str) -> str:
 def html_to_text(html: str) -> str:
     """The plain text of an HTML fragment, as ``Rendered.text`` holds it."""
     parser = _TextExtractor()
-    parser.feed(html)
+    parser.feed(str(html))  # plain str: slicing Markup would build a Markup per token
     parser.close()
     lines = normalise_text("".join(parser.out)).split("\n")
     text = "\n".join(line for line in lines if line)
     return normalise_text(text.replace("\x00", ""))
 
 
+@cache
+def _template(name: str) -> Template:
+    """The compiled template (compiled once per process)."""
+    return ENVIRONMENT.get_template(name)
+
+
 def _template_render(name: str, variables: dict[str, Any]) -> str:
-    return ENVIRONMENT.get_template(name).render(variables)
+    return _template(name).render(variables)
 
 
 def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
