@@ -38,6 +38,7 @@ update-catalogs: extract
 
 lint: install
 	$(BIN)/ruff check toolkit tests benchmarks hatch_build.py
+	$(BIN)/ruff format --check toolkit tests benchmarks hatch_build.py
 
 typecheck: install
 	$(BIN)/mypy --strict toolkit

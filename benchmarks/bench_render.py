@@ -69,10 +69,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     args = parser.parse_args()
     spec = toolkit.load_spec(SPEC)
-    print(f"{'locale':<7}{'raw jinja2/s':>14}{'warm/s':>12}{'warm ratio':>12}"
-          f"{'cold/s':>10}{'cold ratio':>12}")
+    print(
+        f"{'locale':<7}{'raw jinja2/s':>14}{'warm/s':>12}{'warm ratio':>12}"
+        f"{'cold/s':>10}{'cold ratio':>12}"
+    )
     worst = float("inf")
     for locale in spec.locales:
+
         def warm(locale: str = locale) -> object:
             return [toolkit.render(spec, a, locale) for a in ARTEFACTS]
 
@@ -84,10 +87,14 @@ def main() -> int:
         warm_rate = rate(warm, args.seconds)
         cold_rate = rate(cold, args.seconds)
         worst = min(worst, warm_rate / raw_rate)
-        print(f"{locale:<7}{raw_rate:>14,.0f}{warm_rate:>12,.0f}{warm_rate / raw_rate:>11.1f}x"
-              f"{cold_rate:>10,.0f}{cold_rate / raw_rate:>11.2f}x")
+        print(
+            f"{locale:<7}{raw_rate:>14,.0f}{warm_rate:>12,.0f}{warm_rate / raw_rate:>11.1f}x"
+            f"{cold_rate:>10,.0f}{cold_rate / raw_rate:>11.2f}x"
+        )
     goal = 0.8
-    print(f"worst warm ratio {worst:.1f}x (goal >= {goal}x): {'met' if worst >= goal else 'MISSED'}")
+    print(
+        f"worst warm ratio {worst:.1f}x (goal >= {goal}x): {'met' if worst >= goal else 'MISSED'}"
+    )
     return 0 if worst >= goal else 1
 
 

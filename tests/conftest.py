@@ -36,7 +36,11 @@ def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
                 "legal_basis": "consent",
                 "retention": "P3Y",
                 "text": {
-                    loc: {"name": texts[loc][0], "description": texts[loc][1], "label": texts[loc][2]}
+                    loc: {
+                        "name": texts[loc][0],
+                        "description": texts[loc][1],
+                        "label": texts[loc][2],
+                    }
                     for loc in locales
                 },
             }

@@ -50,7 +50,9 @@ def test_validate_reports_every_problem_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_render_json_has_the_api_version() -> None:
-    code, out, err = run("render", DSE, "--artefact", "notice-full", "--locale", "de", "--format", "json")
+    code, out, err = run(
+        "render", DSE, "--artefact", "notice-full", "--locale", "de", "--format", "json"
+    )
     assert code == 0, err
     payload = json.loads(out)
     assert set(payload) == {"artefact", "locale", "version", "html", "text"}
@@ -65,7 +67,9 @@ def test_render_text_html_and_first_contact() -> None:
     assert code == 0 and out.startswith('<fieldset class="optin-consent" lang="fr">')
     code, out, _ = run("render", DSE, "-a", "notice-short", "-l", "fr_CA", "--format", "text")
     assert code == 0 and "Diagnostics Exemple SAS" in out and "<" not in out.split("<https")[0]
-    code, out, _ = run("render", DSE, "-a", "sms-footer", "-l", "fr", "--first-contact", "--format", "text")
+    code, out, _ = run(
+        "render", DSE, "-a", "sms-footer", "-l", "fr", "--first-contact", "--format", "text"
+    )
     assert code == 0
     assert out.strip() == render(load_spec(DSE), "sms-footer", "fr", first_contact=True).text
 
@@ -76,8 +80,16 @@ def test_render_text_html_and_first_contact() -> None:
         (["render", DSE, "-a", "banner", "-l", "fr"], 2, "Invalid value for '--artefact'"),
         (["render", DSE, "-a", "checkbox"], 2, "Missing option '--locale'"),
         (["render", DSE, "-a", "notice-full", "-l", "fr", "--first-contact"], 2, "sms-footer only"),
-        (["render", DSE, "-a", "notice-full", "-l", "pt"], 1, "unsupported locale 'pt'; supported: fr, en, de, es, it"),
-        (["render", "absent.toml", "-a", "notice-full", "-l", "fr"], 1, "absent.toml: file not found"),
+        (
+            ["render", DSE, "-a", "notice-full", "-l", "pt"],
+            1,
+            "unsupported locale 'pt'; supported: fr, en, de, es, it",
+        ),
+        (
+            ["render", "absent.toml", "-a", "notice-full", "-l", "fr"],
+            1,
+            "absent.toml: file not found",
+        ),
         (["render", NEWSLETTER, "-a", "sms-footer", "-l", "fr"], 1, "no [sms] section"),
         (["validate"], 2, "Missing argument"),
         (["frobnicate"], 2, "No such command"),
@@ -94,7 +106,9 @@ def test_schema_is_json_schema() -> None:
     assert code == 0
     schema = json.loads(out)
     assert schema["$schema"].endswith("2020-12/schema")
-    assert {"locales", "notice_url", "controller", "purposes", "source", "sms"} <= set(schema["properties"])
+    assert {"locales", "notice_url", "controller", "purposes", "source", "sms"} <= set(
+        schema["properties"]
+    )
 
 
 def test_installed_console_script() -> None:
@@ -104,7 +118,9 @@ def test_installed_console_script() -> None:
     assert done.stdout.strip() == f"optin, version {toolkit.__version__}"
     done = subprocess.run(
         [optin, "render", DSE, "--artefact", "notice-full", "--locale", "xx"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "unsupported locale 'xx'" in done.stderr

@@ -12,9 +12,20 @@ from conftest import LOCALES, ROOT
 
 def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("optin_toolkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -36,9 +47,18 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
         "print(i.translations('de').files[0])"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, sys.argv[1]); {code}",
-         str(site), str(ROOT / "examples" / "dse-france.toml")],
-        capture_output=True, text=True, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, sys.argv[1]); {code}",
+            str(site),
+            str(ROOT / "examples" / "dse-france.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(str(site))

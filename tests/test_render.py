@@ -100,9 +100,9 @@ def cases(examples: dict[str, Spec]) -> list[tuple[str, str, str]]:
     ]
 
 
-EXAMPLE_LOCALES = [
-    ("dse-france", loc) for loc in LOCALES
-] + [("newsletter", loc) for loc in LOCALES]
+EXAMPLE_LOCALES = [("dse-france", loc) for loc in LOCALES] + [
+    ("newsletter", loc) for loc in LOCALES
+]
 
 
 @pytest.mark.parametrize("artefact", list(ARTEFACTS))
@@ -236,7 +236,9 @@ def test_sms_footer_identity_opt_out_link_and_first_contact(
     assert sms_purpose in first.text and sms_purpose not in regular.text
     assert spec.source.text[locale].description in first.text
     assert first.version != regular.version
-    assert _has_rights(first.text, locale, ["access", "rectification", "erasure", "objection"]) == []
+    assert (
+        _has_rights(first.text, locale, ["access", "rectification", "erasure", "objection"]) == []
+    )
 
 
 def test_french_opt_out_convention(examples: dict[str, Spec]) -> None:
@@ -287,8 +289,18 @@ def test_missing_optional_elements_are_omitted_not_empty() -> None:
     spec = build(minimal_data())
     out = render(spec, "notice-full", "en")
     assert out.html is not None
-    for label in ["Telephone:", "Website:", "Registration", "representative", "protection officer",
-                  "Recipients", "Categories", "Transfers", "Last updated", "You can also write"]:
+    for label in [
+        "Telephone:",
+        "Website:",
+        "Registration",
+        "representative",
+        "protection officer",
+        "Recipients",
+        "Categories",
+        "Transfers",
+        "Last updated",
+        "You can also write",
+    ]:
         assert label not in out.text
     assert not re.search(r"<(dd|li|p|address)[^>]*>\s*</\1>", out.html)
     assert "None" not in out.text
@@ -380,8 +392,10 @@ def test_render_is_memoised_per_spec(examples: dict[str, Spec]) -> None:
     assert render(spec, "notice-full", "it") is render(spec, "notice-full", "it")
 
 
-@pytest.mark.parametrize(("asked", "got"), [("fr_CA", "fr"), ("fr-CA", "fr"), ("en_GB", "en"),
-                                            ("DE", "de"), ("es_MX", "es")])
+@pytest.mark.parametrize(
+    ("asked", "got"),
+    [("fr_CA", "fr"), ("fr-CA", "fr"), ("en_GB", "en"), ("DE", "de"), ("es_MX", "es")],
+)
 def test_locale_fallback(examples: dict[str, Spec], asked: str, got: str) -> None:
     assert render(examples["newsletter"], "notice-short", asked).locale == got
 

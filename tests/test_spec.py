@@ -45,7 +45,10 @@ def test_every_problem_is_listed_at_once(data: dict[str, Any]) -> None:
     assert len(found) == 5
     joined = "\n".join(found)
     assert "purposes[0].retention: expected a duration longer than zero, got 'P0Y'" in joined
-    assert "purposes[0].channel: expected 'sms', 'email', 'phone', 'post' or 'web', got 'fax'" in joined
+    assert (
+        "purposes[0].channel: expected 'sms', 'email', 'phone', 'post' or 'web', got 'fax'"
+        in joined
+    )
     assert "controller.email: expected an e-mail address" in joined
     assert "notice_url: expected an https:// URL, got 'http://example.fr/donnees'" in joined
     assert "colour: unknown field" in joined
@@ -76,7 +79,9 @@ def test_consent_needs_label_and_legitimate_interest_needs_its_text(data: dict[s
     second["legal_basis"] = "legitimate_interests"
     data["purposes"].append(second)
     found = problems(data)
-    assert "purposes[0].text.en.label: required: a consent purpose needs its checkbox label" in found
+    assert (
+        "purposes[0].text.en.label: required: a consent purpose needs its checkbox label" in found
+    )
     assert any(p.startswith("purposes[1].text.fr.legitimate_interest: required") for p in found)
 
 
@@ -113,7 +118,9 @@ def test_sender_id(data: dict[str, Any], sender: str, ok: bool) -> None:
     if ok:
         assert build(data).sms is not None
     else:
-        assert any(p.startswith("sms.sender: expected an alphanumeric sender id") for p in problems(data))
+        assert any(
+            p.startswith("sms.sender: expected an alphanumeric sender id") for p in problems(data)
+        )
 
 
 def test_alphanumeric_sender_needs_a_reply_number(data: dict[str, Any]) -> None:

@@ -50,7 +50,11 @@ def validate(specs: tuple[str, ...]) -> None:
 @click.option("--artefact", "-a", required=True, type=click.Choice(list(ARTEFACTS)))
 @click.option("--locale", "-l", required=True, help="e.g. fr, en, de; fr_CA falls back to fr")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "text", "json"]), default="html", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "json"]),
+    default="html",
+    show_default=True,
 )
 @click.option("--first-contact", is_flag=True, help="sms-footer: the first message's footer")
 def render_cmd(spec_path: str, artefact: str, locale: str, fmt: str, first_contact: bool) -> None:

@@ -184,7 +184,9 @@ def build_context(spec: Spec, locale: str) -> NoticeContext:
             if spec.representative is None
             else {**spec.representative.model_dump(), "phone": _phone(spec.representative.phone)}
         ),
-        dpo=None if spec.dpo is None else {**spec.dpo.model_dump(), "phone": _phone(spec.dpo.phone)},
+        dpo=None
+        if spec.dpo is None
+        else {**spec.dpo.model_dump(), "phone": _phone(spec.dpo.phone)},
         authority=spec.supervisory_authority,
         purposes=purposes,
         consent_purposes=tuple(p for p in purposes if p.legal_basis == "consent"),

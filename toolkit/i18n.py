@@ -10,6 +10,7 @@ import re
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
@@ -24,7 +25,9 @@ DOMAIN = "messages"
 SUPPORTED_LOCALES: tuple[str, ...] = ("fr", "en", "de", "es", "it")
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
-    code for code in Locale.parse("en").territories if len(code) == 2 and code.isalpha()
+    str(code)
+    for code in Locale.parse("en").territories
+    if str(code).isalpha() and len(str(code)) == 2
 )
 
 
@@ -43,9 +46,7 @@ def negotiate(requested: str, available: tuple[str, ...] = SUPPORTED_LOCALES) ->
         for candidate in (str(wanted), wanted.language):
             if candidate in available:
                 return candidate
-    raise LocaleError(
-        f"unsupported locale {requested!r}; supported: {', '.join(available)}"
-    )
+    raise LocaleError(f"unsupported locale {requested!r}; supported: {', '.join(available)}")
 
 
 @cache
@@ -95,7 +96,7 @@ def country_name(code: str, locale: str) -> str:
     return str(babel_locale(locale).territories.get(code, code))
 
 
-def join(items: list[str], locale: str, style: str = "standard") -> str:
+def join(items: list[str], locale: str, style: Literal["standard", "or"] = "standard") -> str:
     """Join words the locale's way: 'a, b et c' (``style="or"``: 'a, b ou c')."""
     return format_list(items, style=style, locale=babel_locale(locale))
 

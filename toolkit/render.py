@@ -141,7 +141,9 @@ _BREAK = "\n\x00\n"  # a blank line before each heading; other blocks just start
 
 def normalise_text(text: str) -> str:
     """NFC, one space between words, no blank line runs, no leading/trailing blanks."""
-    lines = [_SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).split("\n")]
+    lines = [
+        _SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).split("\n")
+    ]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
@@ -170,7 +172,8 @@ def _template_render(name: str, variables: dict[str, Any]) -> str:
 
 
 def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
-    html = Markup(_template_render(ARTEFACTS[artefact], variables).strip())
+    # The template is autoescaped: every spec value in it is already escaped.
+    html = Markup(_template_render(ARTEFACTS[artefact], variables).strip())  # noqa: S704
     text = html_to_text(html)
     return Rendered(artefact, variables["locale"], text, content_version(text), html)
 

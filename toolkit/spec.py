@@ -208,7 +208,9 @@ class Dpo(_Model):
     @model_validator(mode="after")
     def _reachable(self) -> Dpo:
         if not (self.email or self.address or self.phone or self.website):
-            raise ValueError("give at least one way to reach the DPO: email, address, phone or website")
+            raise ValueError(
+                "give at least one way to reach the DPO: email, address, phone or website"
+            )
         return self
 
 
@@ -284,7 +286,9 @@ class Sms(_Model):
     opt_out_keyword: Text = "STOP"
     opt_out_number: Annotated[str, AfterValidator(_digits)] | None = None
     opt_out_free: bool = Field(False, description="true when replying costs the person nothing")
-    link: Https | None = Field(None, description="short link to the full notice; default notice_url")
+    link: Https | None = Field(
+        None, description="short link to the full notice; default notice_url"
+    )
 
     @property
     def reply_number(self) -> str | None:
@@ -365,7 +369,7 @@ def _need_locales(
 def _semantic_problems(spec: Spec) -> Iterator[Problem]:
     locales = spec.locales
     if not locales:
-        yield Problem("locales", "expected at least one locale, like [\"fr\", \"en\"]")
+        yield Problem("locales", 'expected at least one locale, like ["fr", "en"]')
     if not spec.purposes:
         yield Problem("purposes", "expected at least one purpose")
     for i, loc in enumerate(locales):
@@ -406,11 +410,13 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
         for loc, text in purpose.text.items():
             tat = f"{at}.text.{loc}"
             if purpose.legal_basis == "consent" and not text.label:
-                yield Problem(f"{tat}.label", "required: a consent purpose needs its checkbox label")
+                yield Problem(
+                    f"{tat}.label", "required: a consent purpose needs its checkbox label"
+                )
             if purpose.legal_basis == "legitimate_interests" and not text.legitimate_interest:
                 yield Problem(
                     f"{tat}.legitimate_interest",
-                    "required: say which legitimate interest the processing pursues (Art. 13(1)(d))",
+                    "required: name the legitimate interest the processing pursues (Art. 13(1)(d))",
                 )
             if purpose.automated_decision and not text.automated_logic:
                 yield Problem(
