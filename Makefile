@@ -34,7 +34,7 @@ extract: install
 
 ## Merge the .pot into every locale's .po (new strings arrive untranslated, never fuzzy-guessed).
 update-catalogs: extract
-	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) -D messages --no-fuzzy-matching --no-wrap
+	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 lint: install
 	$(BIN)/ruff check toolkit tests benchmarks hatch_build.py

@@ -26,7 +26,7 @@ AUTHORITIES: dict[str, AuthorityData] = {
         "website": "https://www.cnil.fr",
     },
     "DE": {
-        "name": "Die Bundesbeauftragte für den Datenschutz und die Informationsfreiheit (BfDI)",
+        "name": "Bundesbeauftragte für den Datenschutz und die Informationsfreiheit (BfDI)",
         "address": "Graurheindorfer Straße 153, 53117 Bonn, Deutschland",
         "website": "https://www.bfdi.bund.de",
     },
