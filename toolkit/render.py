@@ -97,8 +97,9 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 class _TextExtractor(HTMLParser):
     """HTML -> the plain text a person reads: blocks on lines, links with their address."""
 
-    def __init__(self) -> None:
+    def __init__(self, term_separator: str) -> None:
         super().__init__(convert_charrefs=True)
+        self.term_separator = term_separator
         self.out: list[str] = []
         self.links: list[tuple[str | None, int]] = []
         self.last_text = ""
@@ -118,8 +119,9 @@ class _TextExtractor(HTMLParser):
             self.links.append((dict(attrs).get("href"), len(self.out)))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "dt":  # a term and its description read as one line: "Legal basis: consent"
-            self.out.append(" " if self.last_text.endswith(("?", ":")) else ": ")
+        if tag == "dt":
+            ends = self.last_text.endswith(("?", ":"))
+            self.out.append(" " if ends else self.term_separator)
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.out[start:])
@@ -151,9 +153,13 @@ def normalise_text(text: str) -> str:
     return "\n".join(out).strip()
 
 
-def html_to_text(html: str) -> str:
-    """The plain text of an HTML fragment, as ``Rendered.text`` holds it."""
-    parser = _TextExtractor()
+def html_to_text(html: str, locale: str = "en") -> str:
+    """The plain text of an HTML fragment, as ``Rendered.text`` holds it.
+
+    A definition term and its description read as one line, joined the locale's way
+    ("Retention period: 3 years", French "Durée de conservation : 3 ans").
+    """
+    parser = _TextExtractor(" : " if locale.startswith("fr") else ": ")
     parser.feed(str(html))  # plain str: slicing Markup would build a Markup per token
     parser.close()
     lines = normalise_text("".join(parser.out)).split("\n")
@@ -174,7 +180,7 @@ def _template_render(name: str, variables: dict[str, Any]) -> str:
 def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
     # The template is autoescaped: every spec value in it is already escaped.
     html = Markup(_template_render(ARTEFACTS[artefact], variables).strip())  # noqa: S704
-    text = html_to_text(html)
+    text = html_to_text(html, variables["locale"])
     return Rendered(artefact, variables["locale"], text, content_version(text), html)
 
 
