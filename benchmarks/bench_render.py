@@ -28,16 +28,17 @@ SPEC = ROOT / "examples" / "dse-france.toml"
 ARTEFACTS = ("checkbox", "notice-short")
 
 
-def rate(fn: Callable[[], object], seconds: float, repeats: int = 5) -> float:
-    """Best calls per second of fn over several timed windows."""
-    best = 0.0
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds / repeats:
-            for _ in range(20):
-                fn()
-            calls += 20
-        best = max(best, calls / elapsed)
+def rates(fns: list[Callable[[], object]], seconds: float, rounds: int = 7) -> list[float]:
+    """Best calls per second of each fn; rounds interleave the fns so drift hits all alike."""
+    best = [0.0] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            calls, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds / rounds:
+                for _ in range(20):
+                    fn()
+                calls += 20
+            best[i] = max(best[i], calls / elapsed)
     return best
 
 
@@ -83,9 +84,7 @@ def main() -> int:
             spec._memo.clear()
             return [toolkit.render(spec, a, locale) for a in ARTEFACTS]
 
-        raw_rate = rate(raw_jinja(locale, spec), args.seconds)
-        warm_rate = rate(warm, args.seconds)
-        cold_rate = rate(cold, args.seconds)
+        raw_rate, warm_rate, cold_rate = rates([raw_jinja(locale, spec), warm, cold], args.seconds)
         worst = min(worst, warm_rate / raw_rate)
         print(
             f"{locale:<7}{raw_rate:>14,.0f}{warm_rate:>12,.0f}{warm_rate / raw_rate:>11.1f}x"
