@@ -22,6 +22,7 @@ import jinja2
 
 import toolkit
 from toolkit.context import build_context
+from toolkit.render import clear_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "examples" / "dse-france.toml"
@@ -81,7 +82,7 @@ def main() -> int:
             return [toolkit.render(spec, a, locale) for a in ARTEFACTS]
 
         def cold(locale: str = locale) -> object:
-            spec._memo.clear()
+            clear_cache(spec)
             return [toolkit.render(spec, a, locale) for a in ARTEFACTS]
 
         raw_rate, warm_rate, cold_rate = rates([raw_jinja(locale, spec), warm, cold], args.seconds)

@@ -14,6 +14,7 @@ from conftest import LOCALES, ROOT, build, minimal_data
 
 from toolkit import ARTEFACTS, render
 from toolkit.errors import ArtefactError, LocaleError
+from toolkit.render import clear_cache
 from toolkit.spec import Spec
 
 #: How each locale names each right (a regex, matched case-insensitively on the text).
@@ -387,9 +388,12 @@ def test_versions_change_with_any_word() -> None:
     assert render(build(longer), "notice-short", "en").version != before["notice-short"]
 
 
-def test_render_is_memoised_per_spec(examples: dict[str, Spec]) -> None:
-    spec = examples["newsletter"]
-    assert render(spec, "notice-full", "it") is render(spec, "notice-full", "it")
+def test_render_is_memoised_per_spec_and_equal_specs_stay_equal() -> None:
+    spec, twin = build(minimal_data()), build(minimal_data())
+    assert render(spec, "notice-full", "fr") is render(spec, "notice-full", "fr")
+    assert spec == twin
+    clear_cache(spec)
+    assert render(spec, "notice-full", "fr") == render(twin, "notice-full", "fr")
 
 
 @pytest.mark.parametrize(
@@ -425,3 +429,17 @@ def test_no_consent_purpose_means_no_checkbox() -> None:
     data["purposes"][0]["legal_basis"] = "contract"
     with pytest.raises(ArtefactError, match="no consent-based purpose"):
         render(build(data), "checkbox", "fr")
+
+
+def test_memo_is_dropped_with_its_spec() -> None:
+    import gc
+
+    from toolkit.render import _MEMOS
+
+    spec = build(minimal_data())
+    render(spec, "notice-short", "fr")
+    key = id(spec)
+    assert key in _MEMOS
+    del spec
+    gc.collect()
+    assert key not in _MEMOS

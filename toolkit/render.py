@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -184,6 +185,26 @@ def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
     return Rendered(artefact, variables["locale"], text, content_version(text), html)
 
 
+_MEMOS: dict[int, dict[Any, Any]] = {}
+
+
+def _memo_of(spec: Spec) -> dict[Any, Any]:
+    """The memo of one spec's contexts and artefacts, dropped when the spec is collected.
+
+    Kept beside the spec, not in it, so that two equal specs stay equal once rendered.
+    """
+    memo = _MEMOS.get(id(spec))
+    if memo is None:
+        memo = _MEMOS[id(spec)] = {}
+        weakref.finalize(spec, _MEMOS.pop, id(spec), None)
+    return memo
+
+
+def clear_cache(spec: Spec) -> None:
+    """Forget what was rendered for ``spec`` (benchmarks use it to time the cold path)."""
+    _memo_of(spec).clear()
+
+
 _SELF_VERSION = "\x00optin-self-version\x00"
 
 
@@ -225,7 +246,7 @@ def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = Fals
         raise ArtefactError("first_contact applies to the sms-footer artefact only")
     locale = negotiate(locale, spec.locales)
     key = (artefact, locale, first_contact)
-    memo = spec._memo
+    memo = _memo_of(spec)
     if key in memo:
         return memo[key]  # type: ignore[no-any-return]
     context = memo.get(("context", locale))

@@ -26,7 +26,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -311,8 +310,6 @@ class Spec(_Model):
     purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
     sms: Sms | None = None
-
-    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def supervisory_authority(self) -> Authority:
