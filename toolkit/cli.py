@@ -6,7 +6,10 @@ Exit codes: 0 success, 1 bad input (every problem on stderr as ``FILE: path: mes
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import sys
 
 import click
@@ -14,6 +17,17 @@ import click
 from . import __version__
 from .errors import SpecError, ToolkitError
 from .render import ARTEFACTS, render
+from .sms import (
+    GSM7,
+    SmsAnalysis,
+    SmsError,
+    analyze,
+    keyword_sets,
+    parse_reply,
+    preview,
+    segment_texts,
+)
+from .sms.batch import REPORT_COLUMNS, read_rows, run_batch
 from .spec import json_schema, load_spec
 
 
@@ -82,3 +96,206 @@ def render_cmd(spec_path: str, artefact: str, locale: str, fmt: str, first_conta
 def schema() -> None:
     """Print the JSON Schema of a spec file."""
     click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=2))
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def sms() -> None:
+    """Analyse, preview and batch-check SMS; classify replies."""
+
+
+def _ruler(text: str, analysis: SmsAnalysis) -> list[str]:
+    width = len(str(max(analysis.per_segment, default=0)))
+    return [
+        f"[{i}] {units:>{width}} |{chunk.replace(chr(10), '⏎').replace(chr(13), '␍')}|"
+        for i, (units, chunk) in enumerate(
+            zip(analysis.per_segment, segment_texts(text, analysis), strict=True), start=1
+        )
+    ]
+
+
+def _summary(analysis: SmsAnalysis) -> str:
+    unit = "septets" if analysis.encoding == GSM7 else "UTF-16 units"
+    return (
+        f"{analysis.encoding}, {analysis.units} {unit}, {analysis.segments} segment(s), "
+        f"{analysis.remaining} left in the last"
+    )
+
+
+def _echo_json(payload: object) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+@sms.command("analyze")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def sms_analyze(text: str, as_json: bool) -> None:
+    """Encoding, units and segments of TEXT, with a segment ruler."""
+    try:
+        analysis = analyze(text)
+    except SmsError as exc:
+        _fail(f"error: {exc}")
+        return
+    if as_json:
+        _echo_json(analysis.as_json())
+        return
+    click.echo(_summary(analysis))
+    for line in _ruler(text, analysis):
+        click.echo(line)
+    for item in analysis.non_gsm:
+        where = ", ".join(map(str, item.positions))
+        click.echo(f"forces UCS-2: {item.char!r} {item.codepoint} at {where}")
+
+
+@sms.command("preview")
+@click.argument("spec_path", metavar="SPEC")
+@click.argument("body")
+@click.option("--locale", "-l", required=True)
+@click.option("--first-contact", is_flag=True, help="footer of the first message")
+@click.option("--gsm-safe", is_flag=True, help="rewrite typography (and footer, with warnings)")
+@click.option("--transliterate", is_flag=True, help="with --gsm-safe: also ê -> e, ç -> c...")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def sms_preview(
+    spec_path: str,
+    body: str,
+    locale: str,
+    first_contact: bool,
+    gsm_safe: bool,
+    transliterate: bool,
+    as_json: bool,
+) -> None:
+    """BODY plus the spec's footer, exactly as sent: segments and warnings."""
+    if transliterate and not gsm_safe:
+        raise click.UsageError("--transliterate goes with --gsm-safe")
+    try:
+        spec = load_spec(spec_path)
+        result = preview(
+            spec,
+            body,
+            locale,
+            first_contact,
+            gsm_safe_rewrite=gsm_safe,
+            transliterate=transliterate,
+        )
+    except SpecError as exc:
+        _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
+        return
+    except ToolkitError as exc:
+        _fail(f"{spec_path}: {exc}")
+        return
+    if as_json:
+        _echo_json(result.as_json())
+        return
+    click.echo(result.message)
+    click.echo()
+    click.echo(_summary(result.analysis))
+    for line in _ruler(result.message, result.analysis):
+        click.echo(line)
+    for change in result.changes:
+        click.echo(
+            f"changed at {change.position}: {change.original!r} -> "
+            f"{change.replacement!r} ({change.kind})"
+        )
+    for warning in result.warnings:
+        click.echo(f"warning [{warning.code}]: {warning.message}")
+    if not result.warnings:
+        click.echo("no warnings")
+
+
+@sms.command("reply")
+@click.argument("text")
+@click.option("--spec", "spec_path", help="add the spec's own [sms.keywords]")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def sms_reply(text: str, spec_path: str | None, as_json: bool) -> None:
+    """Classify an inbound SMS: opt-out, opt-in, help or other."""
+    keywords = None
+    if spec_path:
+        try:
+            spec = load_spec(spec_path)
+        except SpecError as exc:
+            _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
+            return
+        if spec.sms is not None:
+            extra = spec.sms.keywords
+            keywords = keyword_sets(
+                (*extra.opt_out, spec.sms.opt_out_keyword), extra.opt_in, extra.help
+            )
+    reply = parse_reply(text, keywords)
+    if as_json:
+        _echo_json(reply._asdict())
+    else:
+        click.echo(reply.kind if reply.keyword is None else f"{reply.kind} ({reply.keyword})")
+
+
+@sms.command("batch")
+@click.argument("spec_path", metavar="SPEC")
+@click.argument("campaign", type=click.Path(dir_okay=False))
+@click.option("--template", "-t", required=True, help="body, with {column} placeholders")
+@click.option("--locale", "-l", required=True)
+@click.option("--first-contact", is_flag=True, help="footer of the first message")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="report CSV (default stdout)")
+def sms_batch(
+    spec_path: str,
+    campaign: str,
+    template: str,
+    locale: str,
+    first_contact: bool,
+    output: str | None,
+) -> None:
+    """One report row per recipient of CAMPAIGN.csv, then the campaign's totals on stderr."""
+    try:
+        spec = load_spec(spec_path)
+        with (
+            open(campaign, "rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
+        ):
+            columns, rows = read_rows(handle, campaign)
+            out = sys.stdout if output is None else open(output, "w", encoding="utf-8", newline="")
+            try:
+                writer = csv.writer(out)
+                writer.writerow([*columns, *REPORT_COLUMNS])
+                size = os.fstat(raw.fileno()).st_size
+                with click.progressbar(
+                    length=size,
+                    label="messages",
+                    file=sys.stderr,
+                    hidden=size < 1_000_000 or not sys.stderr.isatty(),
+                ) as bar:
+
+                    def progress(_done: int) -> None:
+                        bar.update(raw.tell() - bar.pos)
+
+                    totals = run_batch(
+                        spec,
+                        rows,
+                        columns,
+                        template,
+                        locale,
+                        writer.writerow,
+                        first_contact=first_contact,
+                        progress=progress,
+                    )
+            finally:
+                if out is not sys.stdout:
+                    out.close()
+    except SpecError as exc:
+        _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
+        return
+    except OSError as exc:
+        _fail(f"error: {exc.filename or campaign}: {exc.strerror}")
+        return
+    except ToolkitError as exc:
+        _fail(f"error: {exc}")
+        return
+    summary = totals.as_json()
+    click.echo(
+        f"{summary['messages']} messages, {summary['segments']} segments, "
+        f"{summary['ucs2_messages']} sent as UCS-2",
+        err=True,
+    )
+    for char, count in totals.ucs2_chars.most_common(10):
+        click.echo(
+            f"  UCS-2 because of {char!r} (U+{ord(char):04X}) in {count} message(s)", err=True
+        )

@@ -273,6 +273,14 @@ class Source(_Model):
     text: PerLocale[SourceText]
 
 
+class SmsKeywords(_Model):
+    """Reply words this spec adds to the shipped lists (toolkit/sms/keywords.toml)."""
+
+    opt_out: tuple[Text, ...] = ()
+    opt_in: tuple[Text, ...] = ()
+    help: tuple[Text, ...] = ()
+
+
 class Sms(_Model):
     """SMS settings: who sends, and how to stop for free."""
 
@@ -288,6 +296,8 @@ class Sms(_Model):
     link: Https | None = Field(
         None, description="short link to the full notice; default notice_url"
     )
+    max_segments: int = Field(3, ge=1, le=10, description="preview warns above this many segments")
+    keywords: SmsKeywords = SmsKeywords()
 
     @property
     def reply_number(self) -> str | None:

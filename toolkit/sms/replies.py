@@ -1,0 +1,63 @@
+"""Recognising inbound SMS replies: opt-out (STOP), opt-in (START), help, or anything else.
+
+A reply matches only as a whole message, after trimming, case folding, accent folding and
+dropping trailing punctuation: "Arrêt !" is an opt-out, "please stop calling me at 6" is not.
+The keyword lists are data (``keywords.toml``), extended per spec under ``[sms.keywords]``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+ReplyKind = Literal["opt-out", "opt-in", "help", "other"]
+KINDS: dict[str, ReplyKind] = {"opt_out": "opt-out", "opt_in": "opt-in", "help": "help"}
+_EDGE = " \t\r\n.,;:!?¡¿\"'«»“”‘’()[]-_*~"
+
+
+class Reply(NamedTuple):
+    """What an inbound SMS asks for, and the keyword it matched."""
+
+    kind: ReplyKind
+    keyword: str | None
+    normalized: str
+
+
+def fold(text: str) -> str:
+    """Trim, casefold, strip accents and edge punctuation, collapse spaces: 'Arrêt !' -> 'arret'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.strip(_EDGE).split())
+
+
+@cache
+def default_keywords() -> dict[str, frozenset[str]]:
+    """The shipped keyword lists, every locale together, folded."""
+    data = tomllib.loads(Path(__file__).with_name("keywords.toml").read_text(encoding="utf-8"))
+    return {
+        kind: frozenset(fold(word) for words in by_locale.values() for word in words)
+        for kind, by_locale in data.items()
+    }
+
+
+def keyword_sets(
+    opt_out: Iterable[str] = (), opt_in: Iterable[str] = (), help: Iterable[str] = ()
+) -> dict[str, frozenset[str]]:
+    """The shipped lists extended with extra words (e.g. a spec's own)."""
+    base = default_keywords()
+    extra = {"opt_out": opt_out, "opt_in": opt_in, "help": help}
+    return {kind: base[kind] | {fold(w) for w in extra[kind]} for kind in base}
+
+
+def parse_reply(text: str, keywords: dict[str, frozenset[str]] | None = None) -> Reply:
+    """Classify an inbound SMS as opt-out, opt-in, help or other (whole-message match)."""
+    normalized = fold(text)
+    sets = default_keywords() if keywords is None else keywords
+    for kind in ("opt_out", "opt_in", "help"):  # opt-out first: it must always win
+        if normalized in sets[kind]:
+            return Reply(KINDS[kind], normalized, normalized)
+    return Reply("other", None, normalized)
