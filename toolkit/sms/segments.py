@@ -164,5 +164,7 @@ def _multi(text: str, encoding: str, units: int, non_gsm: tuple[NonGsm, ...]) ->
 
 def segment_texts(text: str, analysis: SmsAnalysis) -> list[str]:
     """The text of each segment, cut where ``analysis`` says."""
+    if not analysis.per_segment:
+        return []
     bounds = [0, *analysis.breaks, len(text)]
     return [text[a:b] for a, b in itertools.pairwise(bounds)]

@@ -1,0 +1,192 @@
+"""optin sms analyze | preview | reply | batch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from toolkit.cli import main
+from toolkit.sms import analyze
+
+DSE = str(ROOT / "examples" / "dse-france.toml")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_analyze_json_161_chars() -> None:
+    code, out, _ = run("sms", "analyze", "a" * 161, "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "encoding": "GSM-7",
+        "units": 161,
+        "segments": 2,
+        "remaining": 145,
+        "per_segment": [153, 8],
+        "non_gsm": [],
+        "breaks": [153],
+    }
+
+
+def test_analyze_text_has_a_ruler_and_the_culprits() -> None:
+    code, out, _ = run("sms", "analyze", "Prêt ?\nOui")
+    assert code == 0
+    assert out.splitlines() == [
+        "UCS-2, 10 UTF-16 units, 1 segment(s), 60 left in the last",
+        "[1] 10 |Prêt ?⏎Oui|",
+        "forces UCS-2: 'ê' U+00EA at 2",
+    ]
+    code, _, err = run("sms", "analyze", "a\ud800")
+    assert code == 1 and "lone surrogate" in err
+
+
+def test_preview_first_contact_done_when() -> None:
+    code, out, _ = run(
+        "sms",
+        "preview",
+        DSE,
+        "Votre diagnostic gratuit vous attend",
+        "--locale",
+        "fr",
+        "--first-contact",
+    )
+    assert code == 0
+    message = out.split("\n\n")[0]
+    for words in [
+        "Diagnostics Exemple SAS",
+        "Offres de diagnostics immobiliers par SMS",
+        "petites annonces immobilières",
+        "STOP au 36111",
+    ]:
+        assert words in message
+    assert "GSM-7, 353 septets, 3 segment(s)" in out
+    assert "[1] 153 |Votre diagnostic gratuit vous attend⏎Diagnostics" in out
+    assert "no warnings" in out
+
+
+def test_preview_json_and_gsm_safe() -> None:
+    code, out, _ = run(
+        "sms", "preview", DSE, "C’est prêt", "-l", "fr", "--json", "--gsm-safe", "--transliterate"
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert set(payload) == {
+        "message",
+        "body",
+        "footer",
+        "footer_version",
+        "analysis",
+        "warnings",
+        "changes",
+    }
+    assert payload["body"] == "C'est pret"
+    assert payload["analysis"]["encoding"] == "GSM-7"
+    assert [c["kind"] for c in payload["changes"]] == ["typography", "transliteration"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["sms", "preview", DSE, "", "-l", "fr"], 1, "empty"),
+        (["sms", "preview", DSE, "x", "-l", "pt"], 1, "unsupported locale"),
+        (["sms", "preview", DSE, "x"], 2, "Missing option"),
+        (["sms", "preview", DSE, "x", "-l", "fr", "--transliterate"], 2, "--gsm-safe"),
+        (["sms", "preview", "absent.toml", "x", "-l", "fr"], 1, "file not found"),
+    ],
+)
+def test_preview_errors(args: list[str], code: int, message: str) -> None:
+    got, _, err = run(*args)
+    assert got == code and message in err
+
+
+def test_reply() -> None:
+    assert run("sms", "reply", "Arrêt !")[1].strip() == "opt-out (arret)"
+    assert run("sms", "reply", "please stop calling me at 6")[1].strip() == "other"
+    code, out, _ = run("sms", "reply", "HELP", "--json")
+    assert code == 0
+    assert json.loads(out) == {"kind": "help", "keyword": "help", "normalized": "help"}
+
+
+def _campaign(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+    path = tmp_path / "campaign.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_batch_report_and_totals(tmp_path: Path) -> None:
+    path = _campaign(
+        tmp_path,
+        [
+            {"phone": "+33612345678", "first_name": "Jean"},
+            {"phone": "+33612345679", "first_name": "Françoise"},
+            {"phone": "+33612345670", "first_name": "{{ 7*7 }}"},
+        ],
+    )
+    report = tmp_path / "report.csv"
+    code, out, err = run(
+        "sms",
+        "batch",
+        DSE,
+        str(path),
+        "--template",
+        "Bonjour {first_name}, {{promo}} votre diagnostic",
+        "-l",
+        "fr",
+        "-o",
+        str(report),
+    )
+    assert code == 0, err
+    assert out == ""  # the report went to the file
+    rows = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert [r["phone"] for r in rows] == ["+33612345678", "+33612345679", "+33612345670"]
+    assert [r["encoding"] for r in rows] == ["GSM-7", "UCS-2", "GSM-7"]
+    assert rows[1]["non_gsm"] == "ç"
+    footer = run("render", DSE, "-a", "sms-footer", "-l", "fr", "--format", "text")[1].strip()
+    expected = analyze(f"Bonjour {{{{ 7*7 }}}}, {{promo}} votre diagnostic\n{footer}")
+    assert rows[2]["units"] == str(expected.units)
+    assert "3 messages" in err and "1 sent as UCS-2" in err and "'ç'" in err
+
+
+def test_batch_to_stdout(tmp_path: Path) -> None:
+    path = _campaign(tmp_path, [{"phone": "+33612345678", "name": "Jean"}])
+    code, out, _ = run("sms", "batch", DSE, str(path), "-t", "Bonjour {name}", "-l", "fr")
+    assert code == 0
+    assert next(csv.reader(io.StringIO(out))) == [
+        "phone",
+        "name",
+        "encoding",
+        "units",
+        "segments",
+        "non_gsm",
+    ]
+
+
+def test_batch_bad_input(tmp_path: Path) -> None:
+    path = _campaign(tmp_path, [{"phone": "+33612345678", "name": "Jean"}])
+    code, _, err = run("sms", "batch", DSE, str(path), "-t", "Bonjour {first_name}", "-l", "fr")
+    assert code == 1
+    assert "column 'first_name', which the file does not have (columns: phone, name)" in err
+    code, _, err = run("sms", "batch", DSE, str(path), "-t", "Bonjour {name", "-l", "fr")
+    assert code == 1 and "lone '{'" in err
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("phone,name\n+33612345678,Fran\xe7oise\n".encode("latin-1"))
+    code, _, err = run("sms", "batch", DSE, str(latin1), "-t", "Bonjour {name}", "-l", "fr")
+    assert code == 1 and "not UTF-8 text" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    code, _, err = run("sms", "batch", DSE, str(empty), "-t", "x", "-l", "fr")
+    assert code == 1 and "empty file" in err
+    code, _, err = run("sms", "batch", DSE, str(tmp_path / "absent.csv"), "-t", "x", "-l", "fr")
+    assert code == 1 and "absent.csv" in err
