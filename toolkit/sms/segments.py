@@ -7,14 +7,17 @@ septets (ESC + code). One character outside both GSM tables sends the whole mess
 counted in UTF-16 code units. A segment boundary never cuts an escape pair, a surrogate pair or a
 grapheme cluster (unless one cluster is larger than a whole segment).
 
-The hot path is C: ``codecs.charmap_encode`` answers "all GSM?" and ``bytes.translate`` counts
-the extension characters, so ``analyze`` runs at over a million messages a second.
+The hot path is C: Latin-1 encoding and ``bytes.translate`` answer "all GSM?" and count the
+extension characters; short GSM-7 analyses are prebuilt; segments are cut by arithmetic on the
+positions of two-unit characters, and by grapheme clusters only where a cluster spans code
+points. ``benchmarks/bench_sms.py`` measures it.
 """
 
 from __future__ import annotations
 
-import codecs
 import itertools
+import re
+from bisect import bisect_left
 from typing import NamedTuple
 
 import regex
@@ -35,10 +38,37 @@ UCS2 = "UCS-2"
 SINGLE = {GSM7: 160, UCS2: 70}
 CONCATENATED = {GSM7: 153, UCS2: 67}
 
-# A charmap codec: basic characters to codes 0-126, extension characters to 128-137.
-_TABLE = GSM_BASIC + "\ufffe" + GSM_EXTENSION
-_GSM_MAP = codecs.charmap_build(_TABLE + "\ufffe" * (256 - len(_TABLE)))
-_BASIC_CODES = bytes(range(len(GSM_BASIC)))
+_GSM_CLASS = re.escape(GSM_BASIC + GSM_EXTENSION)
+_NON_GSM = re.compile(f"[^{_GSM_CLASS}]")
+_EXTENDED = re.compile(f"[{re.escape(GSM_EXTENSION)}]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# Latin-1 fast path: bytes.translate (C) deletes the basic characters, leaving the others.
+_LATIN1_BASIC = bytes(ord(c) for c in GSM_BASIC if ord(c) < 256)
+_LATIN1_EXTENSION = bytes(ord(c) for c in GSM_EXTENSION if ord(c) < 256)
+# Code points that are always a grapheme cluster of their own: Latin, Greek, Cyrillic, general
+# punctuation, symbols, CJK ideographs, most emoji (not CR, combining marks, ZWJ, variation
+# selectors, skin tones, flags, Hangul jamo). A text of these alone is cut by code points, fast;
+# anything else goes through the full UAX #29 clustering. A test checks the ranges.
+SIMPLE_RANGES = (
+    (0x0000, 0x000C),
+    (0x000E, 0x02FF),
+    (0x0370, 0x0482),
+    (0x048A, 0x058F),
+    (0x2010, 0x2027),
+    (0x2030, 0x205E),
+    (0x20A0, 0x20CF),
+    (0x2100, 0x2BFF),
+    (0x3000, 0x3029),
+    (0x3030, 0x303F),
+    (0x4E00, 0x9FFF),
+    (0x1F300, 0x1F3FA),
+    (0x1F400, 0x1F64F),
+    (0x1F680, 0x1F6FF),
+    (0x1F900, 0x1F9FF),
+)
+_MAY_JOIN = re.compile(
+    "[^" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in SIMPLE_RANGES) + "]"
+)
 _GRAPHEME = regex.compile(r"\X", regex.DOTALL)
 
 
@@ -58,20 +88,73 @@ class NonGsm(NamedTuple):
         return f"U+{ord(self.char):04X}"
 
 
-class SmsAnalysis(NamedTuple):
+class SmsAnalysis:
     """Encoding, size and segmentation of one SMS text.
 
-    ``breaks`` are the text indexes where segments 2, 3... start; ``remaining`` is how many
-    units fit before another segment is needed.
+    ``per_segment`` is the unit count of each segment, ``breaks`` the text indexes where
+    segments 2, 3... start, ``remaining`` the units that fit before another segment is needed,
+    ``non_gsm`` the characters that force UCS-2. The counts are computed at once; where they do
+    not need them, the positions are computed on first use (analysing a million messages a
+    second leaves no time for work nobody reads).
     """
 
-    encoding: str
-    units: int
-    segments: int
-    remaining: int
-    per_segment: tuple[int, ...]
-    non_gsm: tuple[NonGsm, ...]
-    breaks: tuple[int, ...]
+    __slots__ = (
+        "_breaks",
+        "_non_gsm",
+        "_per_segment",
+        "_text",
+        "encoding",
+        "remaining",
+        "segments",
+        "units",
+    )
+
+    def __init__(
+        self,
+        encoding: str,
+        units: int,
+        segments: int,
+        remaining: int,
+        per_segment: tuple[int, ...] | None = None,
+        non_gsm: tuple[NonGsm, ...] | None = None,
+        breaks: tuple[int, ...] | None = None,
+        text: str = "",
+    ) -> None:
+        self.encoding = encoding
+        self.units = units
+        self.segments = segments
+        self.remaining = remaining
+        self._per_segment = per_segment
+        self._non_gsm = non_gsm
+        self._breaks = breaks
+        self._text = text
+
+    def _cut(self) -> None:
+        per, breaks = _segments(self._text, self.encoding, self.units - len(self._text))
+        self._per_segment, self._breaks = tuple(per), tuple(breaks)
+
+    @property
+    def per_segment(self) -> tuple[int, ...]:
+        """Units in each segment."""
+        if self._per_segment is None:
+            self._cut()
+        assert self._per_segment is not None
+        return self._per_segment
+
+    @property
+    def breaks(self) -> tuple[int, ...]:
+        """Text indexes where segments 2, 3... start."""
+        if self._breaks is None:
+            self._cut()
+        assert self._breaks is not None
+        return self._breaks
+
+    @property
+    def non_gsm(self) -> tuple[NonGsm, ...]:
+        """Each character that forces UCS-2, with its positions."""
+        if self._non_gsm is None:
+            self._non_gsm = _non_gsm(self._text) if self.encoding == UCS2 else ()
+        return self._non_gsm
 
     def as_json(self) -> dict[str, object]:
         """Stable JSON form (documented in the README)."""
@@ -88,6 +171,16 @@ class SmsAnalysis(NamedTuple):
             "breaks": list(self.breaks),
         }
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SmsAnalysis) and self.as_json() == other.as_json()
+
+    def __hash__(self) -> int:
+        return hash((self.encoding, self.units, self.per_segment, self.breaks))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.as_json().items())
+        return f"SmsAnalysis({fields})"
+
 
 # Most messages are short plain GSM-7: their analyses are made once, here.
 _SHORT_GSM = tuple(SmsAnalysis(GSM7, n, 1, 160 - n, (n,), (), ()) for n in range(161))
@@ -95,15 +188,15 @@ _EMPTY = SmsAnalysis(GSM7, 0, 0, 160, (), (), ())
 
 
 def _gsm_cost(chunk: str) -> int:
-    return len(chunk) + sum(c in GSM_EXTENSION for c in chunk)
+    return len(chunk) + len(_EXTENDED.findall(chunk))
 
 
 def _ucs2_cost(chunk: str) -> int:
-    return len(chunk) + sum(ord(c) > 0xFFFF for c in chunk)
+    return len(chunk) + len(_ASTRAL.findall(chunk))
 
 
-def _split(text: str, capacity: int, encoding: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Pack whole grapheme clusters into segments of ``capacity`` units."""
+def _split_by_clusters(text: str, capacity: int, encoding: str) -> tuple[list[int], list[int]]:
+    """Pack whole grapheme clusters into segments (for text where clusters span code points)."""
     cost = _gsm_cost if encoding == GSM7 else _ucs2_cost
     per: list[int] = []
     breaks: list[int] = []
@@ -120,29 +213,91 @@ def _split(text: str, capacity: int, encoding: str) -> tuple[tuple[int, ...], tu
             used += size
             pos += len(piece)
     per.append(used)
-    return tuple(per), tuple(breaks)
+    return per, breaks
+
+
+def _split_by_code_points(
+    length: int, heavy: list[int], capacity: int
+) -> tuple[list[int], list[int]]:
+    """Greedy segments when every code point is its own cluster; ``heavy`` cost two units."""
+
+    def units(start: int, end: int) -> int:  # units of text[start:end]
+        return end - start + bisect_left(heavy, end) - bisect_left(heavy, start)
+
+    per: list[int] = []
+    breaks: list[int] = []
+    start = 0
+    while True:
+        end = min(length, start + capacity)
+        while (used := units(start, end)) > capacity:
+            end -= used - capacity  # each dropped code point frees at least one unit
+        while end < length and units(start, end + 1) <= capacity:
+            end += 1  # take back a place that dropping a two-unit character freed
+        per.append(units(start, end))
+        if end >= length:
+            return per, breaks
+        breaks.append(end)
+        start = end
+
+
+def _segments(
+    text: str, encoding: str, heavy_count: int, may_join: bool | None = None
+) -> tuple[list[int], list[int]]:
+    """Cut a text longer than one SMS into concatenated segments."""
+    capacity = CONCATENATED[encoding]
+    if may_join if may_join is not None else _MAY_JOIN.search(text):
+        return _split_by_clusters(text, capacity, encoding)
+    if heavy_count == 0:
+        breaks = list(range(capacity, len(text), capacity))
+        return [capacity] * len(breaks) + [len(text) - capacity * len(breaks)], breaks
+    pattern = _EXTENDED if encoding == GSM7 else _ASTRAL
+    if heavy_count == 1:
+        found = pattern.search(text)
+        heavy = [found.start()] if found else []
+    else:
+        heavy = [m.start() for m in pattern.finditer(text)]
+    return _split_by_code_points(len(text), heavy, capacity)
 
 
 def _non_gsm(text: str) -> tuple[NonGsm, ...]:
-    found: dict[str, list[int]] = {}
-    for i, char in enumerate(text):
-        if char not in GSM_CHARS:
-            found.setdefault(char, []).append(i)
-    return tuple(NonGsm(char, tuple(where)) for char, where in found.items())
+    found = []
+    for char in dict.fromkeys(_NON_GSM.findall(text)):
+        where = [text.index(char)]
+        while (nxt := text.find(char, where[-1] + 1)) >= 0:
+            where.append(nxt)
+        found.append(NonGsm(char, tuple(where)))
+    return tuple(found)
+
+
+def _gsm_units(text: str) -> int | None:
+    """Septets of ``text`` when every character is in a GSM table, else None."""
+    latin1 = text.encode("latin-1", "ignore")
+    rest = latin1.translate(None, _LATIN1_BASIC)  # what is left is not basic GSM
+    if len(latin1) == len(text):
+        if not rest:
+            return len(text)
+        if rest.translate(None, _LATIN1_EXTENSION):
+            return None  # a Latin-1 character outside GSM (ç, ê, tab...)
+        return len(text) + len(rest)
+    euros = text.count("€")  # beyond Latin-1, only € and the Greek capitals are GSM
+    if len(text) - len(latin1) != euros and _NON_GSM.search(text):
+        return None
+    if rest.translate(None, _LATIN1_EXTENSION):
+        return None  # a Latin-1 character outside GSM (ç, ê, tab...)
+    return len(text) + len(rest) + euros
 
 
 def analyze(text: str) -> SmsAnalysis:
     """Encoding, units, segments and the characters that force UCS-2, for one SMS text."""
     if not isinstance(text, str):
         raise TypeError(f"expected the SMS text as str, got {type(text).__name__}")
-    encoded = codecs.charmap_encode(text, "ignore", _GSM_MAP)[0]
-    if len(encoded) == len(text):  # every character is in a GSM table
-        units = len(text) + len(encoded.translate(None, _BASIC_CODES))
+    units = _gsm_units(text)
+    if units is not None:
         if units <= 160:
             if units == len(text):
                 return _SHORT_GSM[units] if units else _EMPTY
             return SmsAnalysis(GSM7, units, 1, 160 - units, (units,), (), ())
-        return _multi(text, GSM7, units, ())
+        return _multi(text, GSM7, units)
     try:
         units = len(text.encode("utf-16-le")) // 2
     except UnicodeEncodeError as exc:
@@ -150,16 +305,23 @@ def analyze(text: str) -> SmsAnalysis:
             f"position {exc.start}: lone surrogate U+{ord(text[exc.start]):04X} cannot be sent "
             "in an SMS (it is half of a character)"
         ) from None
-    non_gsm = _non_gsm(text)
     if units <= 70:
-        return SmsAnalysis(UCS2, units, 1, 70 - units, (units,), non_gsm, ())
-    return _multi(text, UCS2, units, non_gsm)
+        return SmsAnalysis(UCS2, units, 1, 70 - units, (units,), None, (), text)
+    return _multi(text, UCS2, units)
 
 
-def _multi(text: str, encoding: str, units: int, non_gsm: tuple[NonGsm, ...]) -> SmsAnalysis:
+def _multi(text: str, encoding: str, units: int) -> SmsAnalysis:
     capacity = CONCATENATED[encoding]
-    per, breaks = _split(text, capacity, encoding)
-    return SmsAnalysis(encoding, units, len(per), capacity - per[-1], per, non_gsm, breaks)
+    may_join = _MAY_JOIN.search(text) is not None
+    if units == len(text) and not may_join:
+        # Every character one unit, every code point its own cluster: plain arithmetic.
+        segments = -(-units // capacity)
+        last = units - capacity * (segments - 1)
+        return SmsAnalysis(encoding, units, segments, capacity - last, None, None, None, text)
+    per, breaks = _segments(text, encoding, units - len(text), may_join)
+    return SmsAnalysis(
+        encoding, units, len(per), capacity - per[-1], tuple(per), None, tuple(breaks), text
+    )
 
 
 def segment_texts(text: str, analysis: SmsAnalysis) -> list[str]:
