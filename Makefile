@@ -50,6 +50,7 @@ test: catalogs lint typecheck pytest
 
 bench: catalogs
 	$(BIN)/python benchmarks/bench_render.py
+	$(BIN)/python benchmarks/bench_sms.py
 
 demo:
 	@echo "The Flask demo is not built yet (see the demo issue); 'make test' runs the suite."

@@ -201,3 +201,30 @@ def test_escape_itself_is_the_one_deliberate_difference_from_the_codec() -> None
     # The codec maps U+001B to 0x1B; it is the escape code, never a character to send.
     assert "\x1b".encode("gsm03.38") == b"\x1b"
     assert analyze("\x1b").encoding == UCS2
+
+
+def test_simple_ranges_hold_no_character_that_joins_a_cluster() -> None:
+    from toolkit.sms.segments import SIMPLE_RANGES
+
+    joiner = regex.compile(
+        r"[\r\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
+        r"\p{GCB=Regional_Indicator}\p{GCB=L}\p{GCB=V}\p{GCB=T}]"
+    )
+    found = [
+        f"U+{cp:04X}"
+        for low, high in SIMPLE_RANGES
+        for cp in range(low, high + 1)
+        if joiner.match(chr(cp))
+    ]
+    assert found == []
+
+
+def test_lazy_positions_match_a_full_cut() -> None:
+    text = "x" * 400  # counted by arithmetic; positions computed on demand
+    result = analyze(text)
+    assert (result.segments, result.remaining) == (3, 153 * 3 - 400)
+    assert result.per_segment == (153, 153, 94)
+    assert result.breaks == (153, 306)
+    ucs2 = analyze("ê" * 150)
+    assert ucs2.non_gsm[0].positions == tuple(range(150))
+    assert ucs2.per_segment == (67, 67, 16)
