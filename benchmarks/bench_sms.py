@@ -119,6 +119,17 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--no-batch", action="store_true")
     args = parser.parse_args()
+    ok = True
+    if not args.no_batch:
+        # Before the corpus exists: a child forked from a big parent would count its pages.
+        with tempfile.TemporaryDirectory() as tmp:
+            small_s, small_mib = batch_run(100_000, Path(tmp))
+            big_s, big_mib = batch_run(1_000_000, Path(tmp))
+        print(
+            f"sms batch: 100k rows {small_s:.1f} s, peak {small_mib:.0f} MiB; "
+            f"1M rows {big_s:.1f} s, peak {big_mib:.0f} MiB"
+        )
+        ok = big_s < 15 and big_mib < small_mib * 1.2
     corpus = messages(args.messages)
     kinds = [analyze(m).encoding for m in corpus[:10_000]]
     print(
@@ -132,16 +143,7 @@ def main() -> int:
         f"analyze: {fast:,.0f} messages/s   gsm0338 codec: {slow:,.0f} messages/s   "
         f"ratio {fast / slow:.0f}x"
     )
-    ok = fast >= 1_000_000 and fast / slow >= 20
-    if not args.no_batch:
-        with tempfile.TemporaryDirectory() as tmp:
-            small_s, small_mib = batch_run(100_000, Path(tmp))
-            big_s, big_mib = batch_run(1_000_000, Path(tmp))
-        print(
-            f"sms batch: 100k rows {small_s:.1f} s, peak {small_mib:.0f} MiB; "
-            f"1M rows {big_s:.1f} s, peak {big_mib:.0f} MiB"
-        )
-        ok = ok and big_s < 15 and big_mib < small_mib * 1.2
+    ok = ok and fast >= 1_000_000 and fast / slow >= 20
     print("goals:", "met" if ok else "MISSED")
     return 0 if ok else 1
 

@@ -11,6 +11,9 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 
@@ -20,7 +23,6 @@ from .render import ARTEFACTS, render
 from .sms import (
     GSM7,
     SmsAnalysis,
-    SmsError,
     analyze,
     keyword_sets,
     parse_reply,
@@ -31,9 +33,22 @@ from .sms.batch import REPORT_COLUMNS, read_rows, run_batch
 from .spec import json_schema, load_spec
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
+
+
+@contextmanager
+def _exit_on_error(prefix: str) -> Iterator[None]:
+    """Bad input ends the command with its message on stderr and status 1, never a traceback."""
+    try:
+        yield
+    except SpecError as exc:
+        _fail("\n".join(f"{exc.source or prefix}: {p}" for p in exc.problems))
+    except ToolkitError as exc:
+        _fail(f"{prefix}: {exc}")
+    except OSError as exc:
+        _fail(f"{prefix}: {exc.filename or ''}: {exc.strerror}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,15 +90,8 @@ def render_cmd(spec_path: str, artefact: str, locale: str, fmt: str, first_conta
     """Render one artefact of SPEC in one locale."""
     if first_contact and artefact != "sms-footer":
         raise click.UsageError("--first-contact applies to --artefact sms-footer only")
-    try:
-        spec = load_spec(spec_path)
-        rendered = render(spec, artefact, locale, first_contact=first_contact)
-    except SpecError as exc:
-        _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
-        return
-    except ToolkitError as exc:
-        _fail(f"{spec_path}: {exc}")
-        return
+    with _exit_on_error(spec_path):
+        rendered = render(load_spec(spec_path), artefact, locale, first_contact=first_contact)
     if fmt == "json":
         click.echo(json.dumps(rendered.as_json(), ensure_ascii=False, indent=2))
     elif fmt == "text" or rendered.html is None:
@@ -133,11 +141,8 @@ def _echo_json(payload: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def sms_analyze(text: str, as_json: bool) -> None:
     """Encoding, units and segments of TEXT, with a segment ruler."""
-    try:
+    with _exit_on_error("error"):
         analysis = analyze(text)
-    except SmsError as exc:
-        _fail(f"error: {exc}")
-        return
     if as_json:
         _echo_json(analysis.as_json())
         return
@@ -169,22 +174,15 @@ def sms_preview(
     """BODY plus the spec's footer, exactly as sent: segments and warnings."""
     if transliterate and not gsm_safe:
         raise click.UsageError("--transliterate goes with --gsm-safe")
-    try:
-        spec = load_spec(spec_path)
+    with _exit_on_error(spec_path):
         result = preview(
-            spec,
+            load_spec(spec_path),
             body,
             locale,
             first_contact,
             gsm_safe_rewrite=gsm_safe,
             transliterate=transliterate,
         )
-    except SpecError as exc:
-        _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
-        return
-    except ToolkitError as exc:
-        _fail(f"{spec_path}: {exc}")
-        return
     if as_json:
         _echo_json(result.as_json())
         return
@@ -212,11 +210,8 @@ def sms_reply(text: str, spec_path: str | None, as_json: bool) -> None:
     """Classify an inbound SMS: opt-out, opt-in, help or other."""
     keywords = None
     if spec_path:
-        try:
+        with _exit_on_error(spec_path):
             spec = load_spec(spec_path)
-        except SpecError as exc:
-            _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
-            return
         if spec.sms is not None:
             extra = spec.sms.keywords
             keywords = keyword_sets(
@@ -245,7 +240,7 @@ def sms_batch(
     output: str | None,
 ) -> None:
     """One report row per recipient of CAMPAIGN.csv, then the campaign's totals on stderr."""
-    try:
+    with _exit_on_error("error"):
         spec = load_spec(spec_path)
         with (
             open(campaign, "rb") as raw,
@@ -280,15 +275,6 @@ def sms_batch(
             finally:
                 if out is not sys.stdout:
                     out.close()
-    except SpecError as exc:
-        _fail("\n".join(f"{spec_path}: {p}" for p in exc.problems))
-        return
-    except OSError as exc:
-        _fail(f"error: {exc.filename or campaign}: {exc.strerror}")
-        return
-    except ToolkitError as exc:
-        _fail(f"error: {exc}")
-        return
     summary = totals.as_json()
     click.echo(
         f"{summary['messages']} messages, {summary['segments']} segments, "
