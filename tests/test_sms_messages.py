@@ -46,11 +46,16 @@ def test_regular_preview_and_ucs2_warning(examples: dict[str, Spec]) -> None:
 
 def test_gsm_safe_preview_reports_every_change(examples: dict[str, Spec]) -> None:
     spec = examples["dse-france"]
-    result = preview(spec, "Réservez dès aujourd’hui – c’est simple…", "fr", gsm_safe_rewrite=True)
-    assert result.body == "Réservez dès aujourd'hui - c'est simple..."
+    draft = "Réservez dès aujourd’hui – c’est simple… Prêt ?"
+    result = preview(spec, draft, "fr", gsm_safe_rewrite=True)
+    assert result.body == "Réservez dès aujourd'hui - c'est simple... Prêt ?"
+    assert all(draft[c.position] == c.original for c in result.changes)
     assert [c.original for c in result.changes] == ["’", "–", "’", "…"]
-    assert result.analysis.encoding == GSM7
+    assert result.analysis.encoding == UCS2  # ê stays unless transliteration is asked for
+    assert [n.char for n in result.analysis.non_gsm] == ["ê"]
     assert not [w for w in result.warnings if w.code == "footer-altered"]
+    plain = preview(spec, draft, "fr", gsm_safe_rewrite=True, transliterate=True)
+    assert plain.analysis.encoding == GSM7
 
 
 def test_rewriting_the_footer_is_always_said() -> None:
@@ -62,9 +67,9 @@ def test_rewriting_the_footer_is_always_said() -> None:
     assert "'ê'->'e'" in warning.message
     assert {w.code for w in result.warnings} >= {"footer-altered", "identity-missing"}
     assert "Creperie Bretonne SARL" in result.message
-    footer_start = len(result.body) + 1
-    assert all(c.position >= footer_start for c in result.changes)
-    assert all(result.message[c.position] == c.replacement for c in result.changes)
+    before = "Offre du jour\n" + render(spec, "sms-footer", "fr").text
+    assert all(c.position >= len("Offre du jour\n") for c in result.changes)
+    assert all(before[c.position] == c.original for c in result.changes)
 
 
 def test_body_with_its_own_opt_out_is_flagged(examples: dict[str, Spec]) -> None:

@@ -76,7 +76,8 @@ def preview(
     """Compose ``body`` with the spec's footer for ``locale`` and say what to fix before sending.
 
     With ``gsm_safe_rewrite`` the body (and, with a warning for each change, the footer) is
-    rewritten towards GSM-7; ``changes`` lists every change, positions in the final message.
+    rewritten towards GSM-7; ``changes`` lists every change, with its position in the message
+    as it was before the rewrite (body as typed, then the separator, then the footer).
     """
     sms = spec.sms
     if sms is None:
@@ -89,9 +90,9 @@ def preview(
     warnings: list[SmsWarning] = []
     changes: tuple[Change, ...] = ()
     if gsm_safe_rewrite:
+        offset = len(body) + len(SEPARATOR)  # positions refer to the message before rewriting
         body, body_changes = gsm_safe(body, transliterate=transliterate)
         footer, footer_changes = gsm_safe(footer, transliterate=transliterate)
-        offset = len(body) + len(SEPARATOR)
         changes = body_changes + tuple(
             c._replace(position=c.position + offset) for c in footer_changes
         )
