@@ -12,7 +12,8 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -285,3 +286,44 @@ def sms_batch(
         click.echo(
             f"  UCS-2 because of {char!r} (U+{ord(char):04X}) in {count} message(s)", err=True
         )
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+@main.command("pdf")
+@click.argument("spec_path", metavar="SPEC")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.pdf")
+@click.option("--locale", "-l", "locales", multiple=True, help="repeat for several; default all")
+@click.option("--compare", metavar="L1,L2", help="add a side-by-side view of two locales")
+@click.option("--previous", "previous_path", metavar="OLD_SPEC", help="redline against OLD_SPEC")
+def pdf_cmd(
+    spec_path: str,
+    output: str,
+    locales: tuple[str, ...],
+    compare: str | None,
+    previous_path: str | None,
+) -> None:
+    """Export the notice pack of SPEC as a PDF for legal review."""
+    pair: tuple[str, str] | None = None
+    if compare is not None:
+        parts = [p.strip() for p in compare.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise click.UsageError("--compare takes two locales, like --compare fr,en")
+        pair = (parts[0], parts[1])
+    from .pdf import export_pdf
+
+    with _exit_on_error(spec_path):
+        spec = load_spec(spec_path)
+        previous = load_spec(previous_path) if previous_path else None
+        data = export_pdf(spec, locales or None, compare=pair, previous=previous, source=spec_path)
+    target = Path(output)
+    temporary = target.with_name(f".{target.name}.part")
+    try:
+        temporary.write_bytes(data)  # whole file first: no half-written PDF under the real name
+        temporary.replace(target)
+    except OSError as exc:
+        with suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        _fail(f"error: cannot write {output}: {exc.strerror}")
+    click.echo(f"{output}: {len(data):,} bytes", err=True)

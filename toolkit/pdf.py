@@ -1,0 +1,275 @@
+"""PDF notice packs for legal review: every artefact, every locale, with its version.
+
+The pack is built from the very ``Rendered`` artefacts the consent proof versions, so what a
+lawyer signs and what a person is shown carry the same ``sha256:`` version. One HTML document
+(templates/pdf/pack.html) goes through WeasyPrint, which is imported lazily so the rest of the
+CLI stays fast. The font configuration and the parsed stylesheet are made once per process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup, escape
+
+from . import __version__
+from .errors import ToolkitError
+from .i18n import SUPPORTED_LOCALES, babel_locale, format_day, negotiate, translations
+from .render import ENVIRONMENT, Rendered, render
+from .sms import analyze
+from .spec import Spec
+
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+FONT_FAMILY = "DejaVu Sans"  # Debian package fonts-dejavu-core: Latin, Greek, Cyrillic
+REVIEW_FILE = Path(__file__).with_name("locales") / "review.toml"
+
+
+class PdfError(ToolkitError, ValueError):
+    """A PDF pack that cannot be made as asked (bad options, unwritable output...)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One artefact of one locale as the pack shows it."""
+
+    key: str
+    title: str
+    rendered: Rendered
+    note: str | None = None
+
+
+def legal_review() -> dict[str, dict[str, Any]]:
+    """Per-locale review status of the catalogs (toolkit/locales/review.toml)."""
+    return tomllib.loads(REVIEW_FILE.read_text(encoding="utf-8"))
+
+
+def is_reviewed(locale: str) -> bool:
+    """True when a native legal reader has reviewed the locale's catalog."""
+    return bool(legal_review().get(locale, {}).get("reviewed", False))
+
+
+def _items(spec: Spec, locale: str) -> list[Item]:
+    _ = translations(locale).gettext
+    items = []
+    if any(p.legal_basis == "consent" for p in spec.purposes):
+        items.append(Item("checkbox", _("Consent checkboxes"), render(spec, "checkbox", locale)))
+    items.append(Item("notice-short", _("Short notice"), render(spec, "notice-short", locale)))
+    items.append(Item("notice-full", _("Full notice"), render(spec, "notice-full", locale)))
+    if spec.sms is not None:
+        for first, title in ((False, _("SMS footer")), (True, _("SMS footer, first message"))):
+            rendered = render(spec, "sms-footer", locale, first_contact=first)
+            result = analyze(rendered.text)
+            note = _("%(encoding)s, %(units)s units, %(segments)s segment(s) on its own") % {
+                "encoding": result.encoding,
+                "units": result.units,
+                "segments": result.segments,
+            }
+            key = "sms-footer-first" if first else "sms-footer"
+            items.append(Item(key, title, rendered, note))
+    return items
+
+
+def _short(version: str) -> str:
+    return version.removeprefix("sha256:")[:12]
+
+
+def _redline(old: str, new: str) -> Markup:
+    """Word-level differences as <del>/<ins>, line breaks kept."""
+    tokens_old = old.replace("\n", " \n ").split(" ")
+    tokens_new = new.replace("\n", " \n ").split(" ")
+    out: list[Markup] = []
+
+    def words(tokens: list[str]) -> Markup:
+        return Markup(" ").join(
+            Markup("<br>") if t == "\n" else escape(t) for t in tokens if t != ""
+        )
+
+    matcher = difflib.SequenceMatcher(a=tokens_old, b=tokens_new, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(words(tokens_old[a1:a2]))
+            continue
+        if a2 > a1:
+            out.append(Markup("<del>{}</del>").format(words(tokens_old[a1:a2])))
+        if b2 > b1:
+            out.append(Markup("<ins>{}</ins>").format(words(tokens_new[b1:b2])))
+    return Markup(" ").join(part for part in out if part)
+
+
+def _pairs(left: str, right: str) -> list[tuple[str, str]]:
+    a, b = left.split("\n"), right.split("\n")
+    a += [""] * (len(b) - len(a))
+    b += [""] * (len(a) - len(b))
+    return list(zip(a, b, strict=True))
+
+
+@cache
+def _font_config() -> FontConfiguration:
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
+@cache
+def _stylesheet() -> CSS:
+    """The pack's stylesheet: base CSS plus, per locale, its page footer and review note."""
+    from weasyprint import CSS
+
+    base = (Path(ENVIRONMENT.loader.searchpath[0]) / "pdf" / "pack.css").read_text(  # type: ignore[union-attr]
+        encoding="utf-8"
+    )
+    rules = []
+    for locale in SUPPORTED_LOCALES:
+        _ = translations(locale).gettext
+        page = _("page %(page)s of %(pages)s") % {
+            "page": '" counter(page) "',
+            "pages": '" counter(pages) "',
+        }
+        note = "" if is_reviewed(locale) else _labels(locale)["unreviewed"]
+        rules.append(
+            f'@page locale-{locale} {{ @bottom-right {{ content: "{page}" }}'
+            f' @bottom-left {{ content: "{_css_string(note)}" }} }}'
+            f" .locale-{locale} {{ page: locale-{locale} }}"
+        )
+    return CSS(string=base + "\n".join(rules), font_config=_font_config())
+
+
+def _css_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _choose(spec: Spec, locales: Sequence[str] | None) -> list[str]:
+    chosen = [negotiate(loc, spec.locales) for loc in (locales or spec.locales)]
+    return list(dict.fromkeys(chosen))
+
+
+def pack_html(
+    spec: Spec,
+    locales: Sequence[str] | None = None,
+    *,
+    compare: tuple[str, str] | None = None,
+    previous: Spec | None = None,
+    source: str | None = None,
+    generated: date | None = None,
+) -> str:
+    """The HTML of the pack (what WeasyPrint lays out), for tests and for debugging."""
+    chosen = _choose(spec, locales)
+    first = chosen[0]
+    _ = translations(first).gettext
+    sections = [
+        {
+            "locale": loc,
+            "language": babel_locale(loc).get_display_name(loc),
+            "labels": _labels(loc),
+            "items": _items(spec, loc),
+            "previous": None if previous is None else {i.key: i for i in _items_of(previous, loc)},
+        }
+        for loc in chosen
+    ]
+    side_by_side = None
+    if compare is not None:
+        left, right = (negotiate(loc, spec.locales) for loc in compare)
+        if left == right:
+            raise PdfError(f"--compare needs two different locales, got {left} twice")
+        rights = {i.key: i for i in _items(spec, right)}
+        side_by_side = {
+            "left": left,
+            "right": right,
+            "items": [
+                (i, rights[i.key], _pairs(i.rendered.text, rights[i.key].rendered.text))
+                for i in _items(spec, left)
+            ],
+        }
+    template = ENVIRONMENT.get_template("pdf/pack.html")
+    return template.render(
+        lang=first,
+        labels=_labels(first),
+        title=_("Personal data notices of %(name)s") % {"name": spec.controller.name},
+        spec=spec,
+        source=source,
+        generated=format_day(generated or date.today(), first),
+        version=__version__,
+        sections=sections,
+        side_by_side=side_by_side,
+        previous=previous is not None,
+        short=_short,
+        redline=_redline,
+    )
+
+
+def _items_of(previous: Spec, locale: str) -> list[Item]:
+    """The previous spec's artefacts in a locale (none when it did not have the locale)."""
+    return _items(previous, locale) if locale in previous.locales else []
+
+
+def _labels(locale: str) -> dict[str, str]:
+    """The pack's own words in one locale."""
+    _ = translations(locale).gettext
+    return {
+        "cover": _("Notice pack for legal review"),
+        "controller": _("Data controller"),
+        "source": _("Spec file"),
+        "generated": _("Generated on"),
+        "toolkit": _("Toolkit version"),
+        "artefact": _("Artefact"),
+        "locale": _("Locale"),
+        "version": _("Version"),
+        "versions": _(
+            "Each version is the SHA-256 hash of the artefact's text; the consent proof "
+            "records the same versions."
+        ),
+        "unchanged": _("Unchanged since the previous version:"),
+        "new": _("New since the previous version."),
+        "redline": _(
+            "Changes since the previous version: deletions struck through, insertions underlined."
+        ),
+        "compare": _("Side by side"),
+        "unreviewed": _("Translation not yet reviewed by a native legal reader"),
+    }
+
+
+def export_pdf(
+    spec: Spec,
+    locales: Sequence[str] | None = None,
+    *,
+    compare: tuple[str, str] | None = None,
+    previous: Spec | None = None,
+    source: str | None = None,
+    generated: date | None = None,
+) -> bytes:
+    """The notice pack as PDF bytes: cover, then every artefact of every chosen locale.
+
+    ``compare=("fr", "en")`` adds a side-by-side view; ``previous`` (an older spec) turns each
+    artefact into a redline against it. The spec rides along as an attachment (spec.json).
+    """
+    html = pack_html(
+        spec, locales, compare=compare, previous=previous, source=source, generated=generated
+    )
+    from weasyprint import HTML, Attachment
+
+    attachment = Attachment(
+        string=json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, indent=2),
+        name="spec.json",
+        description="The optin-toolkit spec this pack was rendered from",
+    )
+    document = HTML(string=html, base_url=str(Path(__file__).parent))
+    pdf = document.write_pdf(
+        stylesheets=[_stylesheet()],
+        font_config=_font_config(),
+        attachments=[attachment],
+        pdf_variant="pdf/ua-1",
+    )
+    if not isinstance(pdf, bytes):  # pragma: no cover - WeasyPrint returns bytes without target
+        raise PdfError("WeasyPrint returned no PDF")
+    return pdf
