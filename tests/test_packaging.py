@@ -29,8 +29,14 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("optin_toolkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    templates = {p.name for p in (ROOT / "templates").iterdir()}
-    assert {f"toolkit/templates/{name}" for name in templates} <= names
+    templates = ROOT / "templates"
+    shipped = {
+        f"toolkit/templates/{p.relative_to(templates).as_posix()}"
+        for p in templates.rglob("*")
+        if p.is_file()
+    }
+    assert shipped <= names
+    assert {"toolkit/sms/keywords.toml", "toolkit/locales/review.toml"} <= names
     for locale in LOCALES:
         assert f"toolkit/locales/{locale}/LC_MESSAGES/messages.mo" in names
     assert any(n.endswith("entry_points.txt") for n in names)

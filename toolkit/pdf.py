@@ -239,6 +239,31 @@ def _labels(locale: str) -> dict[str, str]:
     }
 
 
+def _tag_languages(document: Any, pdf: Any) -> None:
+    """Give each top-level structure element the language of its page (PDF /Lang).
+
+    WeasyPrint tags the document's language only; every locale section starts on its own
+    named page (``locale-fr``...), so the page tells the language of what it holds.
+    """
+    import pydyf
+
+    def number(reference: Any) -> int:  # pydyf references are b"12 0 R"
+        text = reference.decode() if isinstance(reference, bytes) else str(reference)
+        return int(text.split()[0])
+
+    def resolve(reference: Any) -> Any:
+        return pdf.objects[number(reference)]
+
+    pages = {number(ref): i for i, ref in enumerate(pdf.page_references)}
+    root = resolve(pdf.catalog["StructTreeRoot"])
+    for top in resolve(root["K"][0])["K"]:
+        element = resolve(top)
+        page = document.pages[pages[number(element["Pg"])]]
+        name = str(page._page_box.page_type.name or "")
+        if name.startswith("locale-"):
+            element["Lang"] = pydyf.String(name.removeprefix("locale-"))
+
+
 def export_pdf(
     spec: Spec,
     locales: Sequence[str] | None = None,
@@ -269,6 +294,7 @@ def export_pdf(
         font_config=_font_config(),
         attachments=[attachment],
         pdf_variant="pdf/ua-1",
+        finisher=_tag_languages,
     )
     if not isinstance(pdf, bytes):  # pragma: no cover - WeasyPrint returns bytes without target
         raise PdfError("WeasyPrint returned no PDF")
