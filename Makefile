@@ -7,7 +7,24 @@ BIN    := $(VENV)/bin
 LOCALES := toolkit/locales
 POT    := $(LOCALES)/messages.pot
 
-.PHONY: test install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+.PHONY: test sysdeps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+
+# Debian packages the tests need: WeasyPrint's Pango and HarfBuzz libraries, the DejaVu fonts
+# the PDF pack uses, and pdftoppm (poppler-utils) to look at a rendered page.
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+
+## Install the Debian packages above where missing (as root with apt-get, as in CI); elsewhere
+## stop and print the one command that installs them.
+sysdeps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "Missing Debian packages: $$missing"; \
+	  echo "Install them with: sudo apt-get install -y $$missing"; exit 1; \
+	fi
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,14 +60,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict toolkit
 
-pytest: catalogs
+pytest: catalogs sysdeps
 	$(BIN)/pytest -q
 
-test: catalogs lint typecheck pytest
+test: sysdeps catalogs lint typecheck pytest
 
-bench: catalogs
+bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_sms.py
+	$(BIN)/python benchmarks/bench_pdf.py
 
 demo:
 	@echo "The Flask demo is not built yet (see the demo issue); 'make test' runs the suite."
