@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from . import __version__
 from .errors import ToolkitError
@@ -85,26 +85,40 @@ def _short(version: str) -> str:
 
 
 def _redline(old: str, new: str) -> Markup:
-    """Word-level differences as <del>/<ins>, line breaks kept."""
-    tokens_old = old.replace("\n", " \n ").split(" ")
-    tokens_new = new.replace("\n", " \n ").split(" ")
-    out: list[Markup] = []
-
-    def words(tokens: list[str]) -> Markup:
-        return Markup(" ").join(
-            Markup("<br>") if t == "\n" else escape(t) for t in tokens if t != ""
-        )
-
+    """Word-level differences as <del>/<ins>, one paragraph per line of the text."""
+    tokens_old = [t for t in old.replace("\n", " \n ").split(" ") if t]
+    tokens_new = [t for t in new.replace("\n", " \n ").split(" ") if t]
+    marked: list[tuple[str, str]] = []  # (kind, token): equal, del or ins
     matcher = difflib.SequenceMatcher(a=tokens_old, b=tokens_new, autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
-            out.append(words(tokens_old[a1:a2]))
-            continue
-        if a2 > a1:
-            out.append(Markup("<del>{}</del>").format(words(tokens_old[a1:a2])))
-        if b2 > b1:
-            out.append(Markup("<ins>{}</ins>").format(words(tokens_new[b1:b2])))
-    return Markup(" ").join(part for part in out if part)
+            marked += [("equal", t) for t in tokens_new[b1:b2]]
+        else:
+            marked += [("del", t) for t in tokens_old[a1:a2]]
+            marked += [("ins", t) for t in tokens_new[b1:b2]]
+    lines: list[list[tuple[str, str]]] = [[]]
+    for kind, word in marked:
+        if word == "\n":
+            if kind != "del":  # a deleted line break joins lines: keep the new layout
+                lines.append([])
+        else:
+            lines[-1].append((kind, word))
+    paragraphs = []
+    for line in lines:
+        runs: list[tuple[str, list[str]]] = []
+        for kind, token in line:
+            if runs and runs[-1][0] == kind:
+                runs[-1][1].append(token)
+            else:
+                runs.append((kind, [token]))
+        tags = {
+            "equal": Markup("{}"),
+            "del": Markup("<del>{}</del>"),
+            "ins": Markup("<ins>{}</ins>"),
+        }
+        parts = [tags[kind].format(" ".join(words)) for kind, words in runs]
+        paragraphs.append(Markup("<p>{}</p>").format(Markup(" ").join(parts)))
+    return Markup("").join(paragraphs)
 
 
 def _pairs(left: str, right: str) -> list[tuple[str, str]]:
