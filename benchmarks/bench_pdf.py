@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import toolkit
-from toolkit.pdf import ENVIRONMENT, export_pdf, pack_html
+from toolkit.pdf import PACK_CSS, export_pdf, pack_html
 from toolkit.spec import Spec, validate_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +72,7 @@ def main() -> int:
 
     spec = toolkit.load_spec(SPEC)
     html = pack_html(spec, LOCALES)
-    css_path = Path(ENVIRONMENT.loader.searchpath[0]) / "pdf" / "pack.css"  # type: ignore[attr-defined]
-    css_text = css_path.read_text(encoding="utf-8")
+    css_text = PACK_CSS.read_text(encoding="utf-8")
     export_pdf(spec, LOCALES)  # warm the toolkit's caches once, as a running service has them
 
     def raw() -> bytes:

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from . import __version__
 from .errors import ToolkitError
 from .i18n import SUPPORTED_LOCALES, babel_locale, format_day, negotiate, translations
-from .render import ENVIRONMENT, Rendered, render
+from .render import ENVIRONMENT, TEMPLATES_DIR, Rendered, render
 from .sms import analyze
 from .spec import Spec
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 FONT_FAMILY = "DejaVu Sans"  # Debian package fonts-dejavu-core: Latin, Greek, Cyrillic
 REVIEW_FILE = Path(__file__).with_name("locales") / "review.toml"
+PACK_CSS = TEMPLATES_DIR / "pdf" / "pack.css"
 
 
 class PdfError(ToolkitError, ValueError):
@@ -140,9 +141,7 @@ def _stylesheet() -> CSS:
     """The pack's stylesheet: base CSS plus, per locale, its page footer and review note."""
     from weasyprint import CSS
 
-    base = (Path(ENVIRONMENT.loader.searchpath[0]) / "pdf" / "pack.css").read_text(  # type: ignore[union-attr]
-        encoding="utf-8"
-    )
+    base = PACK_CSS.read_text(encoding="utf-8")
     rules = []
     for locale in SUPPORTED_LOCALES:
         _ = translations(locale).gettext
