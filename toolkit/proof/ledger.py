@@ -1,0 +1,583 @@
+"""The consent ledger: append-only, hash-chained, on SQLite or PostgreSQL (SQLAlchemy 2 Core).
+
+Appends are serialised so the chain never forks: SQLite takes its single writer lock at
+``BEGIN IMMEDIATE``; PostgreSQL locks the chain head row (``SELECT ... FOR UPDATE``). No method
+updates or deletes a record: a withdrawal or an opposition is a new record, and the latest
+record for a subject and purpose decides. ``verify`` recomputes every hash and the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from ..render import Rendered, content_version, render
+from ..spec import Spec
+from .records import (
+    ACTIONS,
+    GENESIS,
+    METHODS,
+    ConsentEvent,
+    LedgerError,
+    compute_hash,
+    minimise_evidence,
+    normalise_subject,
+    utc_now,
+)
+
+SCHEMA_VERSION = 1
+_metadata = MetaData()
+schema_table = Table(
+    "optin_schema",
+    _metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(24), nullable=False),
+)
+texts_table = Table(
+    "optin_texts",
+    _metadata,
+    Column("version", String(71), primary_key=True),
+    Column("artefact", String(40), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+)
+events_table = Table(
+    "optin_events",
+    _metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("subject", String(320), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("action", String(12), nullable=False),
+    Column("method", String(12), nullable=False),
+    Column("versions", Text, nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("at", String(24), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("prev_hash", String(71), nullable=False),
+    Column("hash", String(71), nullable=False, unique=True),
+)
+Index("ix_optin_events_subject", events_table.c.subject, events_table.c.purpose, events_table.c.seq)
+head_table = Table(
+    "optin_head",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("hash", String(71), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """May this subject be contacted for this purpose? And why."""
+
+    allowed: bool
+    reason: str
+    event: ConsentEvent | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of recomputing the chain: ``ok``, or the first broken record and why."""
+
+    ok: bool
+    count: int
+    broken_id: str | None = None
+    reason: str = ""
+
+
+def database_url(url: str | Path) -> str:
+    """A SQLAlchemy URL from a file path, ``sqlite:///...`` or ``postgresql://...``."""
+    text = str(url)
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _row_event(row: Any) -> ConsentEvent:
+    return ConsentEvent(
+        id=row.id,
+        subject=row.subject,
+        purpose=row.purpose,
+        action=row.action,
+        method=row.method,
+        versions=json.loads(row.versions),
+        locale=row.locale,
+        at=row.at,
+        evidence=json.loads(row.evidence),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _day(event: ConsentEvent) -> str:
+    return datetime.fromisoformat(event.at.replace("Z", "+00:00")).date().isoformat()
+
+
+class Ledger:
+    """Append-only consent ledger. ``spec`` (optional) checks purposes and locales and lets the
+    ledger store the exact texts behind the versions a person was shown."""
+
+    def __init__(self, url: str | Path = "optin.db", spec: Spec | None = None) -> None:
+        self.url = database_url(url)
+        self.spec = spec
+        try:
+            self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise LedgerError(f"cannot open the ledger at {url}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_setup(self.engine)
+        self._ready = False
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        try:
+            _metadata.create_all(self.engine, checkfirst=True)
+            with self.engine.begin() as conn:
+                versions = [r.version for r in conn.execute(select(schema_table.c.version))]
+                if not versions:
+                    conn.execute(insert(schema_table).values(version=1, applied_at=utc_now()))
+                elif max(versions) > SCHEMA_VERSION:
+                    raise LedgerError(
+                        f"the ledger's schema is version {max(versions)}; this toolkit knows "
+                        f"up to {SCHEMA_VERSION}: upgrade optin-toolkit"
+                    )
+                if conn.execute(select(head_table.c.id)).first() is None:
+                    conn.execute(insert(head_table).values(id=1, seq=0, records=0, hash=GENESIS))
+        except IntegrityError:
+            pass  # another process created the schema at the same moment
+        except OperationalError as exc:
+            raise LedgerError(f"cannot reach the ledger database: {exc.orig}") from None
+        self._ready = True
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def remember(self, rendered: Rendered) -> str:
+        """Store the exact text behind a version (once); return the version."""
+        self._ensure()
+        with self.engine.begin() as conn:
+            self._store_text(
+                conn, rendered.version, rendered.artefact, rendered.locale, rendered.text
+            )
+        return rendered.version
+
+    def _store_text(
+        self, conn: Connection, version: str, artefact: str, locale: str, text: str
+    ) -> None:
+        if content_version(text) != version:
+            raise LedgerError(f"text does not match its version {version}")
+        found = conn.execute(
+            select(texts_table.c.version).where(texts_table.c.version == version)
+        ).first()
+        if found is None:
+            conn.execute(
+                insert(texts_table).values(
+                    version=version, artefact=artefact, locale=locale, text=text
+                )
+            )
+
+    def _texts_from_spec(self, versions: Mapping[str, str], locale: str) -> list[Rendered]:
+        if self.spec is None:
+            return []
+        wanted = set(versions.values())
+        found = []
+        for artefact in ("checkbox", "notice-short", "notice-full"):
+            try:
+                rendered = render(self.spec, artefact, locale)
+            except ValueError:
+                continue
+            if rendered.version in wanted:
+                found.append(rendered)
+        for first in (False, True):
+            if self.spec.sms is not None:
+                rendered = render(self.spec, "sms-footer", locale, first_contact=first)
+                if rendered.version in wanted:
+                    found.append(rendered)
+        return found
+
+    def record(
+        self,
+        subject: str,
+        purpose: str,
+        action: str,
+        *,
+        method: str,
+        versions: Mapping[str, str] | None = None,
+        locale: str,
+        evidence: Mapping[str, Any] | None = None,
+        region: str | None = None,
+    ) -> ConsentEvent:
+        """Append one event; return it with its ``id`` and ``hash``.
+
+        A grant names the versions shown (e.g. ``{"checkbox": ..., "notice-full": ...}``); each
+        must resolve to a stored text (``remember``, or the ledger's spec in ``locale``).
+        """
+        event = self._prepare(subject, purpose, action, method, versions, locale, evidence, region)
+        return self._append([event])[0]
+
+    def _prepare(
+        self,
+        subject: str,
+        purpose: str,
+        action: str,
+        method: str,
+        versions: Mapping[str, str] | None,
+        locale: str,
+        evidence: Mapping[str, Any] | None,
+        region: str | None,
+    ) -> ConsentEvent:
+        if action not in ACTIONS:
+            raise LedgerError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        if method not in METHODS:
+            raise LedgerError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        if self.spec is not None:
+            try:
+                self.spec.purpose(purpose)
+            except KeyError:
+                known = ", ".join(p.id for p in self.spec.purposes)
+                raise LedgerError(f"unknown purpose {purpose!r}; the spec has {known}") from None
+            if locale not in self.spec.locales:
+                raise LedgerError(f"locale {locale!r} is not one of the spec's locales")
+        shown = {str(k): str(v) for k, v in (versions or {}).items()}
+        for artefact, version in shown.items():
+            if not (version.startswith("sha256:") and len(version) == 71):
+                raise LedgerError(f"versions.{artefact}: expected sha256:<64 hex>, got {version!r}")
+        if action == "grant" and not shown:
+            raise LedgerError("a grant needs the versions of the checkbox and notice shown")
+        return ConsentEvent(
+            id=str(uuid.uuid4()),
+            subject=normalise_subject(subject, region),
+            purpose=purpose,
+            action=action,
+            method=method,
+            versions=shown,
+            locale=locale,
+            at=utc_now(),
+            evidence=minimise_evidence(evidence),
+        )
+
+    def _append(self, prepared: list[ConsentEvent]) -> list[ConsentEvent]:
+        """Chain and insert events in one transaction under the writer lock."""
+        self._ensure()
+        try:
+            with self.engine.begin() as conn:
+                head = conn.execute(
+                    select(head_table).where(head_table.c.id == 1).with_for_update()
+                ).one()
+                prev, seq, count = head.hash, head.seq, head.records
+                done = []
+                for item in prepared:
+                    self._check_texts(conn, item)
+                    sealed = replace(item, prev_hash=prev)
+                    sealed = replace(sealed, hash=sealed.computed_hash())
+                    seq += 1
+                    count += 1
+                    conn.execute(
+                        insert(events_table).values(
+                            seq=seq,
+                            id=sealed.id,
+                            subject=sealed.subject,
+                            purpose=sealed.purpose,
+                            action=sealed.action,
+                            method=sealed.method,
+                            versions=json.dumps(sealed.versions, sort_keys=True),
+                            locale=sealed.locale,
+                            at=sealed.at,
+                            evidence=json.dumps(
+                                sealed.evidence, sort_keys=True, ensure_ascii=False
+                            ),
+                            prev_hash=sealed.prev_hash,
+                            hash=sealed.hash,
+                        )
+                    )
+                    prev = sealed.hash
+                    done.append(sealed)
+                conn.execute(
+                    update(head_table)
+                    .where(head_table.c.id == 1)
+                    .values(seq=seq, records=count, hash=prev)
+                )
+        except IntegrityError as exc:
+            raise LedgerError(f"record refused by the database: {exc.orig}") from None
+        except OperationalError as exc:
+            raise LedgerError(f"cannot write to the ledger database: {exc.orig}") from None
+        return done
+
+    def _check_texts(self, conn: Connection, item: ConsentEvent) -> None:
+        if not item.versions:
+            return
+        stored = {
+            r.version
+            for r in conn.execute(
+                select(texts_table.c.version).where(
+                    texts_table.c.version.in_(list(item.versions.values()))
+                )
+            )
+        }
+        for rendered in self._texts_from_spec(item.versions, item.locale):
+            if rendered.version not in stored:
+                self._store_text(
+                    conn, rendered.version, rendered.artefact, rendered.locale, rendered.text
+                )
+                stored.add(rendered.version)
+        missing = [f"{k}={v}" for k, v in item.versions.items() if v not in stored]
+        if missing:
+            raise LedgerError(
+                "no stored text for " + ", ".join(missing) + ": the ledger only records "
+                "versions whose words it keeps (call Ledger.remember(rendered) first)"
+            )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def status(self, subject: str, purpose: str, region: str | None = None) -> ConsentEvent | None:
+        """The latest event for a subject and purpose (it decides), or None."""
+        self._ensure()
+        key = normalise_subject(subject, region)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(events_table)
+                .where(events_table.c.subject == key, events_table.c.purpose == purpose)
+                .order_by(events_table.c.seq.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _row_event(row)
+
+    def can_send(self, subject: str, purpose: str, region: str | None = None) -> Decision:
+        """May we contact ``subject`` for ``purpose`` now? The latest event decides;
+        an opposition blocks until a later explicit grant."""
+        try:
+            latest = self.status(subject, purpose, region)
+        except LedgerError as exc:
+            return Decision(False, str(exc))
+        basis = None
+        if self.spec is not None:
+            try:
+                basis = self.spec.purpose(purpose).legal_basis
+            except KeyError:
+                return Decision(False, f"unknown purpose {purpose!r}")
+        if latest is None:
+            if basis is not None and basis != "consent":
+                return Decision(True, f"no objection recorded (legal basis: {basis})")
+            return Decision(False, "no consent recorded")
+        if latest.action == "grant":
+            return Decision(True, f"consent given on {_day(latest)} by {latest.method}", latest)
+        how = {"sms-reply": "SMS", "web-form": "web form"}.get(latest.method, latest.method)
+        word = "withdrawn" if latest.action == "withdraw" else "opposition"
+        return Decision(False, f"{word} by {how} on {_day(latest)}", latest)
+
+    def history(self, subject: str, region: str | None = None) -> list[ConsentEvent]:
+        """Every event of a subject, oldest first."""
+        self._ensure()
+        key = normalise_subject(subject, region)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events_table)
+                .where(events_table.c.subject == key)
+                .order_by(events_table.c.seq)
+            )
+            return [_row_event(r) for r in rows]
+
+    def event(self, event_id: str) -> ConsentEvent:
+        """One event by id (LedgerError when there is none)."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(events_table).where(events_table.c.id == event_id)).first()
+        if row is None:
+            raise LedgerError(f"no record with id {event_id!r}")
+        return _row_event(row)
+
+    def text(self, version: str) -> str:
+        """The exact words behind a version."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(texts_table.c.text).where(texts_table.c.version == version)
+            ).first()
+        if row is None:
+            raise LedgerError(f"no stored text for {version}")
+        return str(row.text)
+
+    def events(self) -> Iterator[ConsentEvent]:
+        """Every event in chain order, streamed."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(
+                select(events_table).order_by(events_table.c.seq)
+            )
+            for row in result:
+                yield _row_event(row)
+
+    def verify(self) -> VerifyResult:
+        """Recompute every hash and link; name the first record that does not hold."""
+        self._ensure()
+        prev, count, last_seq = GENESIS, 0, 0
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=2000).execute(
+                select(events_table).order_by(events_table.c.seq)
+            )
+            for row in rows:
+                item = _row_event(row)
+                count += 1
+                if row.seq != last_seq + 1:
+                    return VerifyResult(
+                        False,
+                        count,
+                        item.id,
+                        f"record(s) before this one are missing (seq {last_seq + 1})",
+                    )
+                if item.prev_hash != prev:
+                    return VerifyResult(
+                        False, count, item.id, "prev_hash does not match the record before it"
+                    )
+                if item.computed_hash() != item.hash:
+                    return VerifyResult(
+                        False, count, item.id, "hash does not match the record's content"
+                    )
+                prev, last_seq = item.hash, row.seq
+            head = conn.execute(select(head_table)).first()
+            for row in conn.execute(select(texts_table)):
+                if content_version(row.text) != row.version:
+                    return VerifyResult(
+                        False, count, row.version, "stored text does not match its version"
+                    )
+        if head is not None and (head.records != count or head.hash != prev):
+            return VerifyResult(
+                False,
+                count,
+                None,
+                f"the chain ends early: {head.records - count} last record(s) missing",
+            )
+        return VerifyResult(True, count)
+
+    def export(self, fmt: str = "jsonl") -> Iterator[str]:
+        """Every event as JSON lines or CSV lines (header first), in chain order."""
+        if fmt == "jsonl":
+            for item in self.events():
+                yield json.dumps(item.as_json(), ensure_ascii=False, sort_keys=True)
+            return
+        if fmt != "csv":
+            raise LedgerError(f"unknown export format {fmt!r}; expected jsonl or csv")
+        import csv
+        import io
+
+        columns = list(ConsentEvent.__dataclass_fields__)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="")
+        writer.writerow(columns)
+        yield buffer.getvalue()
+        for item in self.events():
+            buffer.seek(0)
+            buffer.truncate()
+            values = item.as_json()
+            writer.writerow(
+                [
+                    json.dumps(values[c], sort_keys=True)
+                    if isinstance(values[c], dict)
+                    else values[c]
+                    for c in columns
+                ]
+            )
+            yield buffer.getvalue()
+
+    def import_jsonl(self, lines: Iterable[str]) -> int:
+        """Append records captured elsewhere: each verified against its own hash and chain,
+        then re-chained here (method 'import', origin kept in evidence). All or nothing."""
+        prepared, prev_origin = [], None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                origin = ConsentEvent(**data)
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(f"line {number}: not a consent record: {exc}") from None
+            if compute_hash(origin.body()) != origin.hash:
+                raise LedgerError(
+                    f"line {number}: hash does not match the record (forged or altered)"
+                )
+            if prev_origin is not None and origin.prev_hash != prev_origin:
+                raise LedgerError(f"line {number}: does not follow the line before it in its chain")
+            prev_origin = origin.hash
+            fresh = self._prepare(
+                origin.subject,
+                origin.purpose,
+                origin.action,
+                "import",
+                origin.versions,
+                origin.locale,
+                None,
+                None,
+            )
+            prepared.append(
+                replace(
+                    fresh,
+                    id=origin.id,
+                    at=origin.at,
+                    evidence={
+                        "origin_method": origin.method,
+                        "origin_hash": origin.hash,
+                        **origin.evidence,
+                    },
+                )
+            )
+        if prepared:
+            self._append(prepared)
+        return len(prepared)
+
+    def count(self) -> int:
+        """How many events the ledger holds."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events_table)).scalar_one())
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL, durable commits, a patient lock wait, and BEGIN IMMEDIATE for one writer at a time."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,124 @@
+"""Consent records: what one event says, how its subject and evidence are minimised, its hash.
+
+A record's hash is SHA-256 over a canonical JSON serialisation of every field and the previous
+record's hash, so each record seals the whole chain before it (GDPR Art. 7(1): the controller
+must be able to demonstrate consent; EDPB 05/2020 §§104-108).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from ..errors import ToolkitError
+
+Action = Literal["grant", "withdraw", "opposition"]
+Method = Literal["web-form", "sms-reply", "api", "import"]
+ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
+METHODS: tuple[str, ...] = ("web-form", "sms-reply", "api", "import")
+GENESIS = "sha256:" + "0" * 64  # the prev_hash of the first record
+
+
+class LedgerError(ToolkitError, ValueError):
+    """A record that cannot be written, or a ledger that cannot be used."""
+
+
+def normalise_subject(subject: str, region: str | None = None) -> str:
+    """A phone number as E.164 (``+33612345678``) or an e-mail lower-cased; else LedgerError.
+
+    ``region`` (ISO 3166, e.g. FR) reads national numbers such as ``06 12 34 56 78``.
+    """
+    text = subject.strip()
+    if "@" in text:
+        try:
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            raise LedgerError(f"invalid e-mail address {subject!r}") from None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise LedgerError(f"invalid phone number {subject!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def minimise_ip(address: str) -> str:
+    """An IP address truncated for data minimisation: IPv4 to /24, IPv6 to /48."""
+    ip = ipaddress.ip_address(address.strip())
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def minimise_evidence(evidence: Mapping[str, Any] | None) -> dict[str, str]:
+    """Keep the evidence that proves how consent was given, and nothing more."""
+    kept: dict[str, str] = {}
+    for key, value in (evidence or {}).items():
+        if key not in ("form_url", "user_agent", "ip", "channel_id", "message"):
+            raise LedgerError(
+                f"evidence.{key}: unknown field (form_url, user_agent, ip, channel_id, message)"
+            )
+        if value is None:
+            continue
+        text = str(value)[:500]
+        if key == "ip":
+            try:
+                text = minimise_ip(text)
+            except ValueError:
+                raise LedgerError(f"evidence.ip: not an IP address: {value!r}") from None
+        kept[key] = text
+    return kept
+
+
+def utc_now() -> str:
+    """The current time in UTC, ISO 8601 with milliseconds: 2026-11-30T09:15:02.123Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """One grant, withdrawal or opposition, sealed into the chain by ``hash``."""
+
+    id: str
+    subject: str
+    purpose: str
+    action: str
+    method: str
+    versions: dict[str, str]
+    locale: str
+    at: str
+    evidence: dict[str, str] = field(default_factory=dict)
+    prev_hash: str = GENESIS
+    hash: str = ""
+
+    def body(self) -> dict[str, Any]:
+        """Every field the hash covers (all but the hash itself)."""
+        data = asdict(self)
+        del data["hash"]
+        return data
+
+    def computed_hash(self) -> str:
+        """The hash this record's fields and ``prev_hash`` call for."""
+        return compute_hash(self.body())
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as stored and exported (stable keys)."""
+        return asdict(self)
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    """Canonical serialisation: sorted keys, no spaces, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compute_hash(body: Mapping[str, Any]) -> str:
+    """``sha256:`` of the canonical serialisation of a record body."""
+    return "sha256:" + hashlib.sha256(canonical(body)).hexdigest()
