@@ -252,6 +252,18 @@ def _labels(locale: str) -> dict[str, str]:
     }
 
 
+def html_to_pdf(html: str, *, title: str = "") -> bytes:
+    """A small HTML page (a receipt...) as PDF, with the pack's fonts and stylesheet."""
+    from weasyprint import HTML
+
+    pdf = HTML(string=html, base_url=str(Path(__file__).parent)).write_pdf(
+        stylesheets=[_stylesheet()], font_config=_font_config(), pdf_variant="pdf/ua-1"
+    )
+    if not isinstance(pdf, bytes):  # pragma: no cover
+        raise PdfError(f"WeasyPrint returned no PDF for {title or 'the page'}")
+    return pdf
+
+
 def _tag_languages(document: Any, pdf: Any) -> None:
     """Give each top-level structure element the language of its page (PDF /Lang).
 

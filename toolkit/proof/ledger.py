@@ -559,6 +559,12 @@ class Ledger:
             self._append(prepared)
         return len(prepared)
 
+    def receipt(self, event_id: str) -> dict[str, Any]:
+        """The consent receipt of one event (Kantara v1.1 JSON; see toolkit.proof.receipt)."""
+        from .receipt import receipt
+
+        return receipt(self, event_id)
+
     def count(self) -> int:
         """How many events the ledger holds."""
         self._ensure()
