@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -32,6 +32,9 @@ from .sms import (
 )
 from .sms.batch import REPORT_COLUMNS, read_rows, run_batch
 from .spec import json_schema, load_spec
+
+if TYPE_CHECKING:
+    from .proof import Ledger
 
 
 def _fail(message: str) -> NoReturn:
@@ -327,3 +330,138 @@ def pdf_cmd(
             temporary.unlink(missing_ok=True)
         _fail(f"error: cannot write {output}: {exc.strerror}")
     click.echo(f"{output}: {len(data):,} bytes", err=True)
+
+
+# --- Ledger ------------------------------------------------------------------------------------
+
+DB_OPTION = click.option(
+    "--db",
+    "db",
+    required=True,
+    envvar="OPTIN_DATABASE_URL",
+    help="ledger: a SQLite file path, sqlite:///..., or postgresql://... (env OPTIN_DATABASE_URL)",
+)
+
+
+def _ledger(db: str, spec_path: str | None = None) -> Ledger:
+    from .proof import Ledger  # SQLAlchemy only for the commands that use the ledger
+
+    spec = load_spec(spec_path) if spec_path else None
+    return Ledger(db, spec=spec)
+
+
+@main.group()
+def ledger() -> None:
+    """Verify, export, query and import the consent ledger."""
+
+
+@ledger.command("verify")
+@DB_OPTION
+def ledger_verify(db: str) -> None:
+    """Recompute the chain; exit 1 naming the first broken record."""
+    with _exit_on_error(db):
+        result = _ledger(db).verify()
+    if result.ok:
+        click.echo(f"ok: {result.count} records, chain intact")
+        return
+    _fail(
+        f"BROKEN at record {result.broken_id or '(end of chain)'} (#{result.count}): "
+        f"{result.reason}"
+    )
+
+
+@ledger.command("export")
+@DB_OPTION
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--with-texts", is_flag=True, help="jsonl: emit the stored texts first")
+def ledger_export(db: str, fmt: str, with_texts: bool) -> None:
+    """Every record, in chain order, on stdout."""
+    with _exit_on_error(db):
+        for line in _ledger(db).export(fmt, texts=with_texts):
+            click.echo(line)
+
+
+@ledger.command("status")
+@click.argument("subject")
+@click.option("--purpose", "-p", required=True)
+@DB_OPTION
+@click.option("--region", help="read national numbers, e.g. FR")
+@click.option("--spec", "spec_path", help="spec for legal bases other than consent")
+def ledger_status(
+    subject: str, purpose: str, db: str, region: str | None, spec_path: str | None
+) -> None:
+    """May SUBJECT be contacted for a purpose? Exit 0 if so, 3 if not."""
+    with _exit_on_error(db):
+        decision = _ledger(db, spec_path).can_send(subject, purpose, region)
+    click.echo(f"{'allowed' if decision.allowed else 'blocked'}: {decision.reason}")
+    if decision.event is not None:
+        click.echo(f"latest record: {decision.event.id} {decision.event.hash}")
+    sys.exit(0 if decision.allowed else 3)
+
+
+@ledger.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True))
+@DB_OPTION
+@click.option("--spec", "spec_path", help="spec whose texts the imported versions may name")
+def ledger_import(source: str, db: str, spec_path: str | None) -> None:
+    """Append records from a JSONL export elsewhere: verified, re-chained, all or nothing."""
+    with _exit_on_error(source), open(source, encoding="utf-8") as handle:
+        count = _ledger(db, spec_path).import_jsonl(handle)
+    click.echo(f"imported {count} records")
+
+
+@main.command("audit")
+@click.argument("contacts", type=click.Path(dir_okay=False))
+@click.option("--purpose", "-p", required=True)
+@DB_OPTION
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--region", help="default region for national numbers, e.g. FR")
+@click.option("--column", help="the phone column (default: phone, mobile, msisdn...)")
+@click.option("--spec", "spec_path", help="spec for legal bases other than consent")
+def audit_cmd(
+    contacts: str,
+    purpose: str,
+    db: str,
+    outdir: str,
+    region: str | None,
+    column: str | None,
+    spec_path: str | None,
+) -> None:
+    """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
+    from .proof.audit import csv_writer, phone_column, run_audit
+
+    with _exit_on_error(contacts):
+        book = _ledger(db, spec_path)
+        with (
+            open(contacts, "rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
+        ):
+            columns, rows = read_rows(handle, contacts)
+            phone = phone_column(columns, column)
+            out = Path(outdir)
+            out.mkdir(parents=True, exist_ok=True)
+            size = os.fstat(raw.fileno()).st_size
+            with (
+                (out / "sendable.csv").open("w", encoding="utf-8", newline="") as ok_file,
+                (out / "blocked.csv").open("w", encoding="utf-8", newline="") as no_file,
+                click.progressbar(
+                    length=size,
+                    label="contacts",
+                    file=sys.stderr,
+                    hidden=size < 1_000_000 or not sys.stderr.isatty(),
+                ) as bar,
+            ):
+                summary = run_audit(
+                    book,
+                    purpose,
+                    rows,
+                    phone,
+                    csv_writer(ok_file, columns),
+                    csv_writer(no_file, columns),
+                    region=region,
+                    progress=lambda _n: bar.update(raw.tell() - bar.pos),
+                )
+        lines = summary.lines()
+        (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for line in lines:
+        click.echo(line)

@@ -138,8 +138,21 @@ def _row_event(row: Any) -> ConsentEvent:
     )
 
 
-def _day(event: ConsentEvent) -> str:
-    return datetime.fromisoformat(event.at.replace("Z", "+00:00")).date().isoformat()
+def decide(
+    action: str | None, method: str | None, at: str | None, basis: str | None
+) -> tuple[bool, str]:
+    """The rule of "can I send?": the latest event decides; with none, only a purpose that
+    does not rest on consent may go ahead. Returns (allowed, reason)."""
+    if action is None:
+        if basis is not None and basis != "consent":
+            return True, f"no objection recorded (legal basis: {basis})"
+        return False, "no consent recorded"
+    day = datetime.fromisoformat(str(at).replace("Z", "+00:00")).date().isoformat()
+    if action == "grant":
+        return True, f"consent given on {day} by {method}"
+    how = {"sms-reply": "SMS", "web-form": "web form"}.get(str(method), str(method))
+    word = "withdrawn" if action == "withdraw" else "opposition"
+    return False, f"{word} by {how} on {day}"
 
 
 class Ledger:
@@ -291,11 +304,17 @@ class Ledger:
             evidence=minimise_evidence(evidence),
         )
 
-    def _append(self, prepared: list[ConsentEvent]) -> list[ConsentEvent]:
-        """Chain and insert events in one transaction under the writer lock."""
+    def _append(
+        self, prepared: list[ConsentEvent], words: list[dict[str, str]] | None = None
+    ) -> list[ConsentEvent]:
+        """Chain and insert events (and texts) in one transaction under the writer lock."""
         self._ensure()
         try:
             with self.engine.begin() as conn:
+                for word in words or []:
+                    self._store_text(
+                        conn, word["version"], word["artefact"], word["locale"], word["text"]
+                    )
                 head = conn.execute(
                     select(head_table).where(head_table.c.id == 1).with_for_update()
                 ).one()
@@ -384,21 +403,41 @@ class Ledger:
             latest = self.status(subject, purpose, region)
         except LedgerError as exc:
             return Decision(False, str(exc))
-        basis = None
-        if self.spec is not None:
-            try:
-                basis = self.spec.purpose(purpose).legal_basis
-            except KeyError:
-                return Decision(False, f"unknown purpose {purpose!r}")
+        try:
+            basis = self.purpose_basis(purpose)
+        except LedgerError as exc:
+            return Decision(False, str(exc))
         if latest is None:
-            if basis is not None and basis != "consent":
-                return Decision(True, f"no objection recorded (legal basis: {basis})")
-            return Decision(False, "no consent recorded")
-        if latest.action == "grant":
-            return Decision(True, f"consent given on {_day(latest)} by {latest.method}", latest)
-        how = {"sms-reply": "SMS", "web-form": "web form"}.get(latest.method, latest.method)
-        word = "withdrawn" if latest.action == "withdraw" else "opposition"
-        return Decision(False, f"{word} by {how} on {_day(latest)}", latest)
+            allowed, reason = decide(None, None, None, basis)
+            return Decision(allowed, reason)
+        allowed, reason = decide(latest.action, latest.method, latest.at, basis)
+        return Decision(allowed, reason, latest)
+
+    def purpose_basis(self, purpose: str) -> str | None:
+        """The purpose's legal basis from the spec (None without a spec)."""
+        if self.spec is None:
+            return None
+        try:
+            return self.spec.purpose(purpose).legal_basis
+        except KeyError:
+            raise LedgerError(f"unknown purpose {purpose!r}") from None
+
+    def latest_many(self, subjects: Iterable[str], purpose: str) -> dict[str, tuple[str, str, str]]:
+        """For normalised subjects: the latest (action, method, at) per subject for a purpose."""
+        self._ensure()
+        keys = list(dict.fromkeys(subjects))
+        found: dict[str, tuple[str, str, str]] = {}
+        c = events_table.c
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 5000):
+                rows = conn.execute(
+                    select(c.subject, c.action, c.method, c.at)
+                    .where(c.purpose == purpose, c.subject.in_(keys[start : start + 5000]))
+                    .order_by(c.seq)
+                )
+                for row in rows:
+                    found[row.subject] = (row.action, row.method, row.at)
+        return found
 
     def history(self, subject: str, region: str | None = None) -> list[ConsentEvent]:
         """Every event of a subject, oldest first."""
@@ -484,9 +523,18 @@ class Ledger:
             )
         return VerifyResult(True, count)
 
-    def export(self, fmt: str = "jsonl") -> Iterator[str]:
-        """Every event as JSON lines or CSV lines (header first), in chain order."""
+    def export(self, fmt: str = "jsonl", *, texts: bool = False) -> Iterator[str]:
+        """Every event as JSON lines or CSV lines (header first), in chain order.
+
+        ``texts=True`` (JSON lines) first emits each stored text as
+        ``{"version", "artefact", "locale", "text"}``, so an import elsewhere keeps the words.
+        """
         if fmt == "jsonl":
+            if texts:
+                self._ensure()
+                with self.engine.connect() as conn:
+                    for row in conn.execute(select(texts_table).order_by(texts_table.c.version)):
+                        yield json.dumps(dict(row._mapping), ensure_ascii=False, sort_keys=True)
             for item in self.events():
                 yield json.dumps(item.as_json(), ensure_ascii=False, sort_keys=True)
             return
@@ -518,11 +566,22 @@ class Ledger:
         """Append records captured elsewhere: each verified against its own hash and chain,
         then re-chained here (method 'import', origin kept in evidence). All or nothing."""
         prepared, prev_origin = [], None
+        words: list[dict[str, str]] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
+                if isinstance(data, dict) and set(data) == {
+                    "version",
+                    "artefact",
+                    "locale",
+                    "text",
+                }:
+                    if content_version(str(data["text"])) != data["version"]:
+                        raise LedgerError(f"line {number}: text does not match its version")
+                    words.append({k: str(v) for k, v in data.items()})
+                    continue
                 origin = ConsentEvent(**data)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(f"line {number}: not a consent record: {exc}") from None
@@ -556,7 +615,7 @@ class Ledger:
                 )
             )
         if prepared:
-            self._append(prepared)
+            self._append(prepared, words)
         return len(prepared)
 
     def receipt(self, event_id: str) -> dict[str, Any]:
