@@ -10,8 +10,10 @@ POT    := $(LOCALES)/messages.pot
 .PHONY: test sysdeps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
 
 # Debian packages the tests need: WeasyPrint's Pango and HarfBuzz libraries, the DejaVu fonts
-# the PDF pack uses, and pdftoppm (poppler-utils) to look at a rendered page.
-DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+# the PDF pack uses, pdftoppm (poppler-utils) to look at a rendered page, and PostgreSQL (the
+# ledger tests start their own server from its binaries on a loopback port, and stop it).
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils \
+                postgresql
 
 ## Install the Debian packages above where missing (as root with apt-get, as in CI); elsewhere
 ## stop and print the one command that installs them.

@@ -64,3 +64,105 @@ def examples() -> dict[str, Spec]:
 def build(data: dict[str, Any]) -> Spec:
     """Validate a spec dict (fresh object, so nothing is memoised across tests)."""
     return validate_spec(copy.deepcopy(data))
+
+
+# --- PostgreSQL: a throwaway server on a loopback port, for the whole test session ------------
+
+import glob  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail(
+            "PostgreSQL is not installed: run 'make test' as root (it installs Debian's "
+            "postgresql), or: sudo apt-get install -y postgresql",
+            pytrace=False,
+        )
+    return Path(found[-1]).parent
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb refuses to run as root: run the server as the 'postgres' user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Start PostgreSQL in a temporary folder on a free loopback port; stop it at the end."""
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="optin-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = {"check": True, "capture_output": True, "text": True}
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "optin",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        **run,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on"
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        **run,
+    )
+    try:
+        yield f"postgresql+psycopg://optin@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            ),
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty ledger database on each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    server = request.getfixturevalue("postgres_server")
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    return f"{server}/{name}"

@@ -1,0 +1,321 @@
+"""The consent ledger, on SQLite and on a real PostgreSQL server: records, decisions,
+receipts, tampering, import/export, concurrency and crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from sqlalchemy import create_engine, text
+
+import toolkit
+from toolkit.proof import Ledger, LedgerError, database_url, minimise_ip
+from toolkit.proof.receipt import receipt_html, receipt_pdf
+from toolkit.spec import Spec
+
+SPEC = toolkit.load_spec(ROOT / "examples" / "dse-france.toml")
+
+
+def shown(locale: str = "fr") -> dict[str, str]:
+    return {a: toolkit.render(SPEC, a, locale).version for a in ("checkbox", "notice-full")}
+
+
+def grant(book: Ledger, subject: str = "+33612345678", purpose: str = "sms_offers") -> str:
+    return book.record(
+        subject, purpose, "grant", method="web-form", versions=shown(), locale="fr"
+    ).id
+
+
+def raw(url: str, sql: str) -> None:
+    engine = create_engine(database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+def test_grant_withdraw_opposition_latest_wins(ledger_url: str) -> None:
+    book = Ledger(ledger_url, spec=SPEC)
+    assert book.can_send("+33612345678", "sms_offers").reason == "no consent recorded"
+    first = book.record(
+        "06 12 34 56 78",
+        "sms_offers",
+        "grant",
+        method="web-form",
+        versions=shown(),
+        locale="fr",
+        region="FR",
+        evidence={
+            "ip": "203.0.113.77",
+            "user_agent": "Firefox",
+            "form_url": "https://diagnostics.example/",
+        },
+    )
+    assert first.subject == "+33612345678"
+    assert first.evidence["ip"] == "203.0.113.0/24"
+    assert book.can_send("+33612345678", "sms_offers").allowed
+    book.record("+33612345678", "sms_offers", "opposition", method="sms-reply", locale="fr")
+    decision = book.can_send("+33612345678", "sms_offers")
+    assert not decision.allowed and decision.reason.startswith("opposition by SMS on 20")
+    book.record(
+        "+33612345678", "sms_offers", "grant", method="web-form", versions=shown(), locale="fr"
+    )
+    assert book.can_send("+33612345678", "sms_offers").allowed  # a later explicit grant
+    book.record("+33612345678", "sms_offers", "withdraw", method="web-form", locale="fr")
+    assert book.can_send("+33612345678", "sms_offers").reason.startswith("withdrawn by web form")
+    assert [e.action for e in book.history("+33 6 12 34 56 78")] == [
+        "grant",
+        "opposition",
+        "grant",
+        "withdraw",
+    ]
+    assert book.count() == 4  # nothing was updated: every change is a new record
+    assert book.verify().ok
+    # A purpose on legitimate interests may go ahead until the person objects.
+    assert book.can_send("+33611111111", "ad_call").allowed
+    book.record("+33611111111", "ad_call", "opposition", method="api", locale="fr")
+    assert not book.can_send("+33611111111", "ad_call").allowed
+    book.close()
+
+
+def test_texts_are_kept_once_and_resolve(ledger_url: str) -> None:
+    book = Ledger(ledger_url, spec=SPEC)
+    event = book.record(
+        "a@Example.org", "sms_offers", "grant", method="api", versions=shown(), locale="fr"
+    )
+    assert event.subject == "a@example.org"
+    grant(book)
+    for version in event.versions.values():
+        assert toolkit.render(SPEC, "notice-full", "fr").text == book.text(version) or (
+            toolkit.render(SPEC, "checkbox", "fr").text == book.text(version)
+        )
+    plain = Ledger(ledger_url)  # without a spec, unknown versions are refused
+    with pytest.raises(LedgerError, match="no stored text"):
+        plain.record(
+            "+33612345679",
+            "x",
+            "grant",
+            method="api",
+            locale="en",
+            versions={"checkbox": toolkit.render(SPEC, "checkbox", "en").version},
+        )
+    plain.remember(toolkit.render(SPEC, "checkbox", "en"))
+    plain.record(
+        "+33612345679",
+        "x",
+        "grant",
+        method="api",
+        locale="en",
+        versions={"checkbox": toolkit.render(SPEC, "checkbox", "en").version},
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"subject": "12345"}, "invalid phone number '12345'"),
+        ({"subject": "not@mail"}, "invalid e-mail"),
+        ({"purpose": "spam"}, "unknown purpose 'spam'; the spec has sms_offers, ad_call"),
+        ({"action": "update"}, "unknown action 'update'"),
+        ({"method": "fax"}, "unknown method 'fax'"),
+        ({"versions": {}}, "a grant needs the versions"),
+        ({"versions": {"checkbox": "md5:1"}}, "expected sha256"),
+        ({"locale": "pt"}, "locale 'pt' is not one of the spec's locales"),
+        ({"evidence": {"ip": "999.1.1.1"}}, "evidence.ip: not an IP address"),
+        ({"evidence": {"name": "Jean"}}, "evidence.name: unknown field"),
+    ],
+)
+def test_bad_records_are_refused_and_nothing_is_written(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    book = Ledger(tmp_path / "l.db", spec=SPEC)
+    grant(book)
+    args: dict[str, object] = {
+        "subject": "+33612345678",
+        "purpose": "sms_offers",
+        "action": "grant",
+        "method": "web-form",
+        "versions": shown(),
+        "locale": "fr",
+    }
+    args.update(kwargs)
+    with pytest.raises(LedgerError, match=message.replace("(", r"\(")):
+        book.record(args.pop("subject"), args.pop("purpose"), args.pop("action"), **args)  # type: ignore[arg-type]
+    assert book.count() == 1 and book.verify().ok
+
+
+def test_ip_minimisation() -> None:
+    assert minimise_ip("192.0.2.200") == "192.0.2.0/24"
+    assert minimise_ip("2001:db8:abcd:1234::1") == "2001:db8:abcd::/48"
+
+
+def test_receipt(ledger_url: str) -> None:
+    book = Ledger(ledger_url, spec=SPEC)
+    event_id = grant(book)
+    data = book.receipt(event_id)
+    event = book.event(event_id)
+    assert data["version"] == "KI-CR-v1.1.0"
+    assert data["consentReceiptID"] == event_id and data["piiPrincipalId"] == "+33612345678"
+    assert data["jurisdiction"] == "FR" and data["language"] == "fr"
+    assert data["piiControllers"][0]["piiController"] == "Diagnostics Exemple SAS"
+    assert data["policyUrl"] == SPEC.notice_url
+    assert data["services"][0]["service"] == "Offres de diagnostics immobiliers par SMS"
+    assert data["noticeVersions"] == event.versions and data["recordHash"] == event.hash
+    assert {"collectionMethod", "consentTimestamp", "sensitive", "spiCat"} <= set(data)
+    page = str(receipt_html(data))
+    assert event.hash in page and 'lang="fr"' in page
+    assert receipt_pdf(data).startswith(b"%PDF-")
+    with pytest.raises(LedgerError, match="no record"):
+        book.receipt("nope")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expect"),
+    [
+        ("UPDATE optin_events SET subject = '+33612345670' WHERE seq = 2", "hash does not match"),
+        (
+            "UPDATE optin_events SET at = '2020-01-01T00:00:00.000Z' WHERE seq = 3",
+            "hash does not match",
+        ),
+        ("DELETE FROM optin_events WHERE seq = 2", "missing"),
+        ("DELETE FROM optin_events WHERE seq = 4", "ends early"),
+        (
+            "UPDATE optin_texts SET text = text || ' ' WHERE artefact = 'checkbox'",
+            "stored text does not match",
+        ),
+    ],
+)
+def test_tampering_is_named(ledger_url: str, tamper: str, expect: str) -> None:
+    book = Ledger(ledger_url, spec=SPEC)
+    ids = [grant(book, f"+3361234567{i}") for i in range(4)]
+    assert book.verify().ok
+    raw(ledger_url, tamper)
+    result = book.verify()
+    assert not result.ok and expect in result.reason
+    if "seq = 2" in tamper and "UPDATE" in tamper:
+        assert result.broken_id == ids[1]
+    if "DELETE FROM optin_events WHERE seq = 2" in tamper:
+        assert result.broken_id == ids[2]
+
+
+def test_export_and_import_round_trip(ledger_url: str, tmp_path: Path) -> None:
+    source = Ledger(tmp_path / "source.db", spec=SPEC)
+    for i in range(3):
+        grant(source, f"+3361234567{i}")
+    source.record("+33612345670", "sms_offers", "withdraw", method="sms-reply", locale="fr")
+    lines = list(source.export("jsonl", texts=True))
+    target = Ledger(ledger_url)  # no spec: the texts travel in the export
+    grant_target = Ledger(ledger_url, spec=SPEC)
+    grant(grant_target, "+33699999999")
+    assert target.import_jsonl(lines) == 4
+    assert target.count() == 5 and target.verify().ok
+    imported = target.history("+33612345670")
+    assert [e.method for e in imported] == ["import", "import"]
+    assert imported[0].evidence["origin_hash"] == json.loads(lines[-4])["hash"]
+    assert not target.can_send("+33612345670", "sms_offers").allowed
+    csv_lines = list(source.export("csv"))
+    assert csv_lines[0].startswith("id,subject,purpose,action") and len(csv_lines) == 5
+
+
+def test_import_refuses_forgery_and_writes_nothing(tmp_path: Path) -> None:
+    source = Ledger(tmp_path / "source.db", spec=SPEC)
+    for i in range(3):
+        grant(source, f"+3361234567{i}")
+    lines = list(source.export("jsonl", texts=True))
+    forged = json.loads(lines[-1])
+    forged["subject"] = "+33600000000"
+    target = Ledger(tmp_path / "target.db")
+    with pytest.raises(LedgerError, match=r"line \d+: hash does not match"):
+        target.import_jsonl([*lines[:-1], json.dumps(forged)])
+    assert target.count() == 0
+    with pytest.raises(LedgerError, match="does not follow"):
+        target.import_jsonl([*lines[:2], lines[2], lines[4]])  # texts, 1st and 3rd record
+    with pytest.raises(LedgerError, match="not a consent record"):
+        target.import_jsonl(["{}"])
+    assert target.count() == 0
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    book = Ledger("postgresql://optin@127.0.0.1:1/none")
+    with pytest.raises(LedgerError, match="cannot reach the ledger database"):
+        book.count()
+
+
+def test_threads_and_processes_append_without_forking_the_chain(ledger_url: str) -> None:
+    book = Ledger(ledger_url, spec=SPEC)
+    grant(book)  # schema in place before the crowd arrives
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(500):
+                book.record(
+                    f"+336{n:02d}{i:06d}", "sms_offers", "opposition", method="api", locale="fr"
+                )
+        except BaseException as exc:  # reported below, in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    code = (
+        "import sys; from toolkit.proof import Ledger\n"
+        "b = Ledger(sys.argv[1]); n = int(sys.argv[2])\n"
+        "for i in range(500): b.record(f'+336{n + 50:02d}{i:06d}', 'sms_offers', 'opposition', "
+        "method='api', locale='fr')"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, ledger_url, str(n)]) for n in range(4)]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0, 0, 0]
+    assert book.count() == 1 + 8 * 500 + 4 * 500
+    result = book.verify()
+    assert result.ok, result
+    ids = [e.id for e in book.events()]
+    assert len(ids) == len(set(ids))
+
+
+def test_sigkill_mid_load_loses_nothing_that_was_acknowledged(ledger_url: str) -> None:
+    Ledger(ledger_url, spec=SPEC).count()  # schema first
+    code = (
+        "import sys; from toolkit.proof import Ledger; b = Ledger(sys.argv[1])\n"
+        "for i in range(100000):\n"
+        "    e = b.record(f'+3367{i:07d}', 'sms_offers', 'opposition', method='api', locale='fr')\n"
+        "    print(e.id, flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, ledger_url], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    acknowledged = []
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 150 and time.monotonic() < deadline:
+        acknowledged.append(proc.stdout.readline().strip())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    acknowledged += [line.strip() for line in proc.stdout.read().splitlines() if line.strip()]
+    book = Ledger(ledger_url)
+    assert book.verify().ok
+    stored = {e.id for e in book.events()}
+    assert len(acknowledged) >= 150
+    assert set(acknowledged) <= stored
+
+
+def test_schema_version_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    Ledger(path).count()
+    raw(str(path), "INSERT INTO optin_schema (version, applied_at) VALUES (99, 'x')")
+    with pytest.raises(LedgerError, match="schema is version 99"):
+        Ledger(path).count()
+
+
+def _spec_unused(spec: Spec) -> None:  # keeps the Spec import honest for type checkers
+    del spec
