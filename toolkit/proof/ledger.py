@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -91,6 +92,32 @@ head_table = Table(
     Column("records", BigInteger, nullable=False),
     Column("hash", String(71), nullable=False),
 )
+
+
+# Statements built once: appends run them thousands of times a second.
+_LOCK_HEAD = select(head_table).where(head_table.c.id == 1).with_for_update()
+_MOVE_HEAD = (
+    update(head_table)
+    .where(head_table.c.id == 1)
+    .values(seq=bindparam("seq"), records=bindparam("records"), hash=bindparam("hash"))
+)
+
+
+def _event_row(seq: int, event: ConsentEvent) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "id": event.id,
+        "subject": event.subject,
+        "purpose": event.purpose,
+        "action": event.action,
+        "method": event.method,
+        "versions": json.dumps(event.versions, sort_keys=True),
+        "locale": event.locale,
+        "at": event.at,
+        "evidence": json.dumps(event.evidence, sort_keys=True, ensure_ascii=False),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
 
 
 @dataclass(frozen=True)
@@ -315,51 +342,30 @@ class Ledger:
                     self._store_text(
                         conn, word["version"], word["artefact"], word["locale"], word["text"]
                     )
-                head = conn.execute(
-                    select(head_table).where(head_table.c.id == 1).with_for_update()
-                ).one()
+                head = conn.execute(_LOCK_HEAD).one()
                 prev, seq, count = head.hash, head.seq, head.records
-                done = []
+                known: set[str] = set()  # versions already found stored in this transaction
+                rows, done = [], []
                 for item in prepared:
-                    self._check_texts(conn, item)
+                    if set(item.versions.values()) - known:
+                        known |= self._check_texts(conn, item)
                     sealed = replace(item, prev_hash=prev)
                     sealed = replace(sealed, hash=sealed.computed_hash())
                     seq += 1
                     count += 1
-                    conn.execute(
-                        insert(events_table).values(
-                            seq=seq,
-                            id=sealed.id,
-                            subject=sealed.subject,
-                            purpose=sealed.purpose,
-                            action=sealed.action,
-                            method=sealed.method,
-                            versions=json.dumps(sealed.versions, sort_keys=True),
-                            locale=sealed.locale,
-                            at=sealed.at,
-                            evidence=json.dumps(
-                                sealed.evidence, sort_keys=True, ensure_ascii=False
-                            ),
-                            prev_hash=sealed.prev_hash,
-                            hash=sealed.hash,
-                        )
-                    )
+                    rows.append(_event_row(seq, sealed))
                     prev = sealed.hash
                     done.append(sealed)
-                conn.execute(
-                    update(head_table)
-                    .where(head_table.c.id == 1)
-                    .values(seq=seq, records=count, hash=prev)
-                )
+                conn.execute(insert(events_table), rows)
+                conn.execute(_MOVE_HEAD, {"seq": seq, "records": count, "hash": prev})
         except IntegrityError as exc:
             raise LedgerError(f"record refused by the database: {exc.orig}") from None
         except OperationalError as exc:
             raise LedgerError(f"cannot write to the ledger database: {exc.orig}") from None
         return done
 
-    def _check_texts(self, conn: Connection, item: ConsentEvent) -> None:
-        if not item.versions:
-            return
+    def _check_texts(self, conn: Connection, item: ConsentEvent) -> set[str]:
+        """Make sure every version the event names has its text stored; return them."""
         stored = {
             r.version
             for r in conn.execute(
@@ -380,6 +386,7 @@ class Ledger:
                 "no stored text for " + ", ".join(missing) + ": the ledger only records "
                 "versions whose words it keeps (call Ledger.remember(rendered) first)"
             )
+        return stored
 
     # --- reading ---------------------------------------------------------------------------
 
