@@ -319,3 +319,53 @@ def test_schema_version_is_recorded(tmp_path: Path) -> None:
 
 def _spec_unused(spec: Spec) -> None:  # keeps the Spec import honest for type checkers
     del spec
+
+
+def _library_verdict(number: str) -> str:
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(parsed):
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _ours(number: str) -> str:
+    from toolkit.proof import normalise_subject
+
+    try:
+        return normalise_subject(number)
+    except LedgerError:
+        return ""
+
+
+def test_fast_e164_check_agrees_with_phonenumbers() -> None:
+    """The compiled validity check must give phonenumbers' verdict, valid or not."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(11)
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.TOLL_FREE,
+            phonenumbers.PhoneNumberType.VOIP,
+        ):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            variants = [e164, e164[:-1], e164 + "5"]
+            for _ in range(6):  # same prefix, other endings: mostly valid numbers
+                cut = rng.randint(3, 5)
+                variants.append(e164[:-cut] + "".join(rng.choice("0123456789") for _ in range(cut)))
+            for number in variants:
+                assert _ours(number) == _library_verdict(number), (region, number)
+                checked += 1
+    assert checked > 5000

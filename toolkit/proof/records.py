@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal
 
 import phonenumbers
@@ -35,6 +36,58 @@ class LedgerError(ToolkitError, ValueError):
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
 
 
+_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+_Matcher = tuple[
+    tuple[frozenset[int], re.Pattern[str]], list[tuple[frozenset[int], re.Pattern[str]]]
+]
+
+
+@cache
+def _matcher(code: int) -> _Matcher | None:
+    """phonenumbers' validity rule for a country code with a single region, compiled once:
+    the general description and at least one number type must match (length, then pattern)."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    if len(regions) != 1:
+        return None  # shared codes (+1, +7, +44...) need phonenumbers' region choice
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0])
+    if metadata is None or metadata.general_desc is None:
+        return None
+
+    def compiled(desc: Any) -> tuple[frozenset[int], re.Pattern[str]] | None:
+        pattern = getattr(desc, "national_number_pattern", None)
+        if not pattern:
+            return None
+        return frozenset(desc.possible_length or ()), re.compile(f"(?:{pattern})")
+
+    general = compiled(metadata.general_desc)
+    if general is None:
+        return None
+    types = [c for c in (compiled(getattr(metadata, name)) for name in _DESCS) if c]
+    return general, types
+
+
+def _valid(code: int, nsn: str) -> bool | None:
+    """Is the national significant number valid? None when only phonenumbers can say."""
+    compiled = _matcher(code)
+    if compiled is None:
+        return None
+    (lengths, pattern), types = compiled
+    if (lengths and len(nsn) not in lengths) or not pattern.fullmatch(nsn):
+        return False
+    return any((not sizes or len(nsn) in sizes) and rule.fullmatch(nsn) for sizes, rule in types)
+
+
 def _e164_fast(text: str) -> str | None:
     """A valid E.164 input, confirmed without phonenumbers' general parser (5x faster): split
     off the country code, build the number, let phonenumbers validate it. None or "" when
@@ -47,6 +100,9 @@ def _e164_fast(text: str) -> str | None:
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             national = digits[size:]
+            verdict = _valid(code, national)
+            if verdict is not None:
+                return text if verdict else ""
             zeros = len(national) - len(national.lstrip("0"))
             number = phonenumbers.PhoneNumber(
                 country_code=code,
