@@ -430,20 +430,28 @@ class Ledger:
             raise LedgerError(f"unknown purpose {purpose!r}") from None
 
     def latest_many(self, subjects: Iterable[str], purpose: str) -> dict[str, tuple[str, str, str]]:
-        """For normalised subjects: the latest (action, method, at) per subject for a purpose."""
+        """For normalised subjects: the latest (action, method, at) per subject for a purpose.
+
+        Runs one plain DB-API query per 5,000 subjects (the audit's hot path)."""
         self._ensure()
         keys = list(dict.fromkeys(subjects))
         found: dict[str, tuple[str, str, str]] = {}
-        c = events_table.c
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), 5000):
-                rows = conn.execute(
-                    select(c.subject, c.action, c.method, c.at)
-                    .where(c.purpose == purpose, c.subject.in_(keys[start : start + 5000]))
-                    .order_by(c.seq)
-                )
-                for row in rows:
-                    found[row.subject] = (row.action, row.method, row.at)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for start in range(0, len(keys), 5000):
+                    chunk = keys[start : start + 5000]
+                    marks = ", ".join([mark] * len(chunk))
+                    cursor.execute(
+                        "SELECT subject, action, method, at FROM optin_events "  # noqa: S608
+                        f"WHERE purpose = {mark} AND subject IN ({marks}) ORDER BY seq",
+                        [purpose, *chunk],
+                    )
+                    for subject, action, method, at in cursor.fetchall():
+                        found[subject] = (action, method, at)
+            finally:
+                cursor.close()
         return found
 
     def history(self, subject: str, region: str | None = None) -> list[ConsentEvent]:

@@ -36,17 +36,18 @@ class LedgerError(ToolkitError, ValueError):
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
 
 
+# Any one matching type makes a number valid, so the common ones are tried first.
 _DESCS = (
-    "premium_rate",
+    "mobile",
+    "fixed_line",
     "toll_free",
+    "premium_rate",
     "shared_cost",
     "voip",
     "personal_number",
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
-    "mobile",
 )
 _Matcher = tuple[
     tuple[frozenset[int], re.Pattern[str]], list[tuple[frozenset[int], re.Pattern[str]]]
