@@ -428,7 +428,7 @@ def audit_cmd(
     spec_path: str | None,
 ) -> None:
     """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
-    from .proof.audit import csv_writer, phone_column, run_audit
+    from .proof.audit import csv_writer, phone_column, read_contacts, run_audit
 
     with _exit_on_error(contacts):
         book = _ledger(db, spec_path)
@@ -436,8 +436,8 @@ def audit_cmd(
             open(contacts, "rb") as raw,
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
         ):
-            columns, rows = read_rows(handle, contacts)
-            phone = phone_column(columns, column)
+            columns, rows = read_contacts(handle, contacts)
+            phone = columns.index(phone_column(columns, column))
             out = Path(outdir)
             out.mkdir(parents=True, exist_ok=True)
             size = os.fstat(raw.fileno()).st_size

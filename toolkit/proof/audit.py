@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TextIO
@@ -55,23 +55,24 @@ def phone_column(columns: list[str], wanted: str | None) -> str:
 def run_audit(
     ledger: Ledger,
     purpose: str,
-    rows: Iterable[dict[str, str]],
-    column: str,
-    write_sendable: Callable[[dict[str, str], str], object],
-    write_blocked: Callable[[dict[str, str], str], object],
+    rows: Iterable[Sequence[str]],
+    column: int,
+    write_sendable: Callable[[Sequence[str], str], object],
+    write_blocked: Callable[[Sequence[str], str], object],
     *,
     region: str | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> AuditSummary:
-    """Decide every row; each goes to exactly one of the two writers with its reason."""
+    """Decide every row (the phone number at index ``column``); each row goes to exactly one
+    of the two writers with its reason."""
     basis = ledger.purpose_basis(purpose)
     summary = AuditSummary()
-    iterator: Iterator[dict[str, str]] = iter(rows)
+    iterator: Iterator[Sequence[str]] = iter(rows)
     while chunk := list(islice(iterator, CHUNK)):
         keys: list[str | None] = []
         for row in chunk:
             try:
-                keys.append(normalise_subject(row.get(column) or "", region))
+                keys.append(normalise_subject(row[column] if column < len(row) else "", region))
             except LedgerError:
                 keys.append(None)
         latest = ledger.latest_many([k for k in keys if k], purpose)
@@ -94,12 +95,35 @@ def run_audit(
     return summary
 
 
-def csv_writer(handle: TextIO, columns: list[str]) -> Callable[[dict[str, str], str], object]:
+def csv_writer(handle: TextIO, columns: list[str]) -> Callable[[Sequence[str], str], object]:
     """A writer of audited rows: the file's columns plus ``reason``."""
     writer = csv.writer(handle)
     writer.writerow([*columns, "reason"])
 
-    def write(row: dict[str, str], reason: str) -> object:
-        return writer.writerow([*(row.get(c) or "" for c in columns), reason])
+    def write(row: Sequence[str], reason: str) -> object:
+        return writer.writerow([*row, reason])
 
     return write
+
+
+def read_contacts(handle: TextIO, source: str) -> tuple[list[str], Iterator[list[str]]]:
+    """The header and a stream of rows of a UTF-8 CSV contact file, with clear errors."""
+    reader = csv.reader(handle)
+    try:
+        columns = next(reader, [])
+    except UnicodeDecodeError as exc:
+        raise LedgerError(f"{source}: not UTF-8 text (byte {exc.start} of the header)") from None
+    if not columns:
+        raise LedgerError(f"{source}: empty file, expected a header row of column names")
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            yield from reader
+        except UnicodeDecodeError:
+            raise LedgerError(
+                f"{source}: not UTF-8 text after row {reader.line_num - 1}; save it as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise LedgerError(f"{source}: line {reader.line_num}: {exc}") from None
+
+    return columns, rows()

@@ -9,10 +9,10 @@ record for a subject and purpose decides. ``verify`` recomputes every hash and t
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,8 @@ head_table = Table(
 )
 
 
+_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
 # Statements built once: appends run them thousands of times a second.
 _LOCK_HEAD = select(head_table).where(head_table.c.id == 1).with_for_update()
 _MOVE_HEAD = (
@@ -174,7 +176,7 @@ def decide(
         if basis is not None and basis != "consent":
             return True, f"no objection recorded (legal basis: {basis})"
         return False, "no consent recorded"
-    day = datetime.fromisoformat(str(at).replace("Z", "+00:00")).date().isoformat()
+    day = str(at)[:10]  # records carry UTC ISO 8601 times: the date is the first ten characters
     if action == "grant":
         return True, f"consent given on {day} by {method}"
     how = {"sms-reply": "SMS", "web-form": "web form"}.get(str(method), str(method))
@@ -600,6 +602,11 @@ class Ledger:
                 origin = ConsentEvent(**data)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(f"line {number}: not a consent record: {exc}") from None
+            if not _UTC_MS.fullmatch(str(origin.at)):
+                raise LedgerError(
+                    f"line {number}: 'at' must be UTC with milliseconds, like "
+                    f"2026-11-30T09:15:02.123Z, got {origin.at!r}"
+                )
             if compute_hash(origin.body()) != origin.hash:
                 raise LedgerError(
                     f"line {number}: hash does not match the record (forged or altered)"
