@@ -369,3 +369,13 @@ def test_fast_e164_check_agrees_with_phonenumbers() -> None:
                 assert _ours(number) == _library_verdict(number), (region, number)
                 checked += 1
     assert checked > 5000
+
+
+def test_import_wants_utc_times(tmp_path: Path) -> None:
+    source = Ledger(tmp_path / "source.db", spec=SPEC)
+    grant(source)
+    texts_and_record = list(source.export("jsonl", texts=True))
+    record = json.loads(texts_and_record[-1])
+    record["at"] = "2026-11-30T10:15:02.123+01:00"
+    with pytest.raises(LedgerError, match="'at' must be UTC"):
+        Ledger(tmp_path / "t.db").import_jsonl([*texts_and_record[:-1], json.dumps(record)])
