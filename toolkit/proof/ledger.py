@@ -196,6 +196,9 @@ class Ledger:
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise LedgerError(f"cannot open the ledger at {url}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             _sqlite_setup(self.engine)
         self._ready = False
 
