@@ -295,6 +295,45 @@ class Ledger:
         event = self._prepare(subject, purpose, action, method, versions, locale, evidence, region)
         return self._append([event])[0]
 
+    def record_many(
+        self,
+        subject: str,
+        purposes: Iterable[str],
+        action: str,
+        *,
+        method: str,
+        versions: Mapping[str, str] | None = None,
+        locale: str,
+        evidence: Mapping[str, Any] | None = None,
+        region: str | None = None,
+    ) -> list[ConsentEvent]:
+        """One event per purpose, all checked first and appended in one transaction:
+        either every purpose is recorded or none is."""
+        prepared = [
+            self._prepare(subject, p, action, method, versions, locale, evidence, region)
+            for p in purposes
+        ]
+        return self._append(prepared) if prepared else []
+
+    def prepare(
+        self,
+        subject: str,
+        purpose: str,
+        action: str,
+        *,
+        method: str,
+        versions: Mapping[str, str] | None = None,
+        locale: str,
+        evidence: Mapping[str, Any] | None = None,
+        region: str | None = None,
+    ) -> ConsentEvent:
+        """Check and build an event without writing it (see ``append``)."""
+        return self._prepare(subject, purpose, action, method, versions, locale, evidence, region)
+
+    def append(self, prepared: list[ConsentEvent]) -> list[ConsentEvent]:
+        """Write prepared events in one transaction: all of them, or none."""
+        return self._append(prepared) if prepared else []
+
     def _prepare(
         self,
         subject: str,

@@ -1,0 +1,96 @@
+"""The optin-toolkit demo: the whole lawful journey in a browser.
+
+``create_app(config=None)`` builds it: sign-up with the spec's checkboxes and proof, receipts,
+withdrawal, the STOP webhook, the marketers' SMS preview, the legal PDF and an admin page.
+Serve it with ``make demo`` (waitress on http://127.0.0.1:5000).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from toolkit.flask import OptIn, request_locale
+from toolkit.i18n import translations
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The demo app. ``config`` overrides the defaults and the OPTIN_* environment."""
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.update(
+        SECRET_KEY=os.environ.get("OPTIN_SECRET_KEY") or secrets.token_hex(32),
+        OPTIN_SPEC=os.environ.get("OPTIN_SPEC") or str(ROOT / "examples" / "dse-france.toml"),
+        OPTIN_DATABASE_URL=os.environ.get("OPTIN_DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'optin.db'}",
+        OPTIN_ADMIN_TOKEN=os.environ.get("OPTIN_ADMIN_TOKEN") or "",
+        OPTIN_WEBHOOK_SECRET=os.environ.get("OPTIN_WEBHOOK_SECRET") or "",
+        OPTIN_HTTPS=os.environ.get("OPTIN_HTTPS") == "1",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(config or {})
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config["OPTIN_HTTPS"])
+    if not app.config["OPTIN_ADMIN_TOKEN"]:
+        app.config["OPTIN_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+        print(
+            f"optin demo: admin token for this run: {app.config['OPTIN_ADMIN_TOKEN']}", flush=True
+        )
+    csrf.init_app(app)
+    OptIn(app)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s: translations(request_locale()).gettext(s),
+        lambda s, p, n: translations(request_locale()).ngettext(s, p, n),
+        newstyle=True,
+    )
+    app.extensions["optin"].ledger.count()  # create the database now, not on the first visitor
+
+    from .views import admin, public
+
+    app.register_blueprint(public)
+    app.register_blueprint(admin)
+    csrf.exempt("demo.views.sms_inbound")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_template("error.html", code=400, message=error.description), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        code = error.code or 500
+        if request.path.startswith("/api/"):
+            return jsonify({"error": error.description}), code
+        return render_template("error.html", code=code, message=error.description), code
+
+    @app.errorhandler(Exception)
+    def crash(error: Exception) -> tuple[str, int]:
+        app.logger.exception("unexpected error")  # the trace goes to the log, never the client
+        return render_template("error.html", code=500, message="Internal error"), 500
+
+    return app

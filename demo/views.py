@@ -1,0 +1,362 @@
+"""The demo's pages: public journey (sign-up, receipt, withdrawal, notices, SMS tools) and admin."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
+
+from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
+from toolkit.i18n import translations
+from toolkit.proof import LedgerError
+from toolkit.proof.audit import phone_column, read_contacts, run_audit
+from toolkit.proof.receipt import receipt_html, receipt_pdf
+from toolkit.sms import SmsError, gsm_safe, keyword_sets, parse_reply, preview
+
+public = Blueprint("public", __name__)
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _(message: str, **values: Any) -> str:
+    text = translations(request_locale()).gettext(message)
+    return text % values if values else text
+
+
+# --- sign-up, receipt, withdrawal ------------------------------------------------------------
+
+
+@public.get("/")
+def index() -> str:
+    return render_template("index.html")
+
+
+@public.post("/")
+def sign_up() -> Any:
+    try:
+        if not ticked_purposes(request.form):
+            return render_template(
+                "index.html",
+                notice=_("You ticked no box, so we recorded nothing. Thank you for your visit."),
+            )
+        events = record_consent(request.form)
+    except ConsentFormError as exc:
+        return render_template("index.html", error=str(exc)), 400
+    spec = state().spec
+    names = {p.id: p.text[request_locale()].name for p in spec.purposes}
+    return render_template("receipt.html", events=events, names=names)
+
+
+@public.get("/receipt/<event_id>.json")
+def receipt_json(event_id: str) -> Response:
+    data = _receipt(event_id)
+    response = jsonify(data)
+    response.headers["Content-Disposition"] = f'attachment; filename="receipt-{event_id}.json"'
+    return response
+
+
+@public.get("/receipt/<event_id>.pdf")
+def receipt_as_pdf(event_id: str) -> Response:
+    data = _receipt(event_id)
+    return Response(
+        receipt_pdf(data),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{event_id}.pdf"'},
+    )
+
+
+@public.get("/receipt/<event_id>")
+def receipt_page(event_id: str) -> Response:
+    return Response(str(receipt_html(_receipt(event_id))), mimetype="text/html")
+
+
+def _receipt(event_id: str) -> dict[str, Any]:
+    try:
+        return state().ledger.receipt(event_id)
+    except LedgerError:
+        abort(404, "No such receipt")
+
+
+@public.route("/withdraw", methods=["GET", "POST"])
+def withdraw() -> Any:
+    spec = state().spec
+    purposes = [p for p in spec.purposes if p.legal_basis == "consent"]
+    if request.method == "GET":
+        return render_template("withdraw.html", purposes=purposes)
+    try:
+        chosen = ticked_purposes(request.form)
+    except ConsentFormError as exc:
+        return render_template("withdraw.html", purposes=purposes, error=str(exc)), 400
+    if not chosen:
+        return render_template(
+            "withdraw.html",
+            purposes=purposes,
+            notice=_("You ticked no box, so we recorded nothing."),
+        )
+    ledger = state().ledger
+    try:
+        events = ledger.append(
+            [
+                ledger.prepare(
+                    request.form.get("phone", ""),
+                    purpose,
+                    "withdraw",
+                    method="web-form",
+                    locale=request_locale(),
+                    region=spec.controller.country,
+                    evidence={
+                        "form_url": request.url,
+                        "ip": request.remote_addr,
+                        "user_agent": request.headers.get("User-Agent", ""),
+                    },
+                )
+                for purpose in chosen
+            ]
+        )
+    except LedgerError as exc:
+        return render_template("withdraw.html", purposes=purposes, error=str(exc)), 400
+    return render_template("withdraw.html", purposes=purposes, done=events)
+
+
+# --- notices ---------------------------------------------------------------------------------
+
+
+@public.get("/notice")
+def notice() -> str:
+    return render_template("notice.html")
+
+
+@public.get("/notice.pdf")
+def notice_pdf() -> Response:
+    from toolkit.pdf import export_pdf
+
+    locale = request_locale()
+    data = export_pdf(state().spec, [locale])
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="notice-{locale}.pdf"'},
+    )
+
+
+# --- SMS: inbound webhook, preview, "can I send?" ----------------------------------------------
+
+
+@public.post("/sms/inbound")
+def sms_inbound() -> Response:
+    secret = current_app.config["OPTIN_WEBHOOK_SECRET"]
+    if secret:
+        expected = hmac.new(secret.encode(), request.get_data(), hashlib.sha256).hexdigest()
+        given = request.headers.get("X-Optin-Signature", "")
+        if not hmac.compare_digest(expected, given):
+            abort(403, "Bad signature")
+    spec, ledger = state().spec, state().ledger
+    sender, body = request.form.get("From", ""), request.form.get("Body", "")
+    extra = spec.sms.keywords if spec.sms else None
+    words = keyword_sets(
+        (*extra.opt_out, spec.sms.opt_out_keyword) if extra and spec.sms else (),
+        extra.opt_in if extra else (),
+        extra.help if extra else (),
+    )
+    reply = parse_reply(body, words)
+    locale = request_locale()
+    name = spec.controller.name
+    if reply.kind == "opt-out":
+        sms_purposes = [p.id for p in spec.purposes if p.channel == "sms"]
+        try:
+            ledger.append(
+                [
+                    ledger.prepare(
+                        sender,
+                        purpose,
+                        "opposition",
+                        method="sms-reply",
+                        locale=locale,
+                        region=spec.controller.country,
+                        evidence={"message": body[:160]},
+                    )
+                    for purpose in sms_purposes
+                ]
+            )
+        except LedgerError as exc:
+            abort(400, str(exc))
+        return _twiml(_("You will no longer receive SMS from %(name)s.", name=name))
+    if reply.kind == "help":
+        return _twiml(
+            _(
+                "%(name)s: %(email)s. Reply STOP to stop our SMS.",
+                name=name,
+                email=spec.controller.email,
+            )
+        )
+    return _twiml(None)
+
+
+def _twiml(message: str | None) -> Response:
+    inner = f"<Message>{xml_escape(message)}</Message>" if message else ""
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
+        mimetype="application/xml",
+    )
+
+
+@public.get("/preview")
+def preview_page() -> str:
+    return render_template("preview.html")
+
+
+@public.post("/api/sms/preview")
+def api_preview() -> Any:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+        abort(400, "expected JSON {body, locale, first_contact}")
+    locale = str(payload.get("locale") or request_locale())
+    first = bool(payload.get("first_contact"))
+    try:
+        result = preview(state().spec, payload["body"], locale, first)
+    except (SmsError, ValueError) as exc:
+        abort(400, str(exc))
+    suggestion, changes = gsm_safe(result.body, transliterate=True)
+    data = result.as_json()
+    data["suggestion"] = suggestion if changes else None
+    data["segments_text"] = [
+        result.message[a:b]
+        for a, b in zip(
+            (0, *result.analysis.breaks),
+            (*result.analysis.breaks, len(result.message)),
+            strict=True,
+        )
+    ]
+    return jsonify(data)
+
+
+@public.get("/api/consent")
+def api_consent() -> Any:
+    subject, purpose = request.args.get("subject", ""), request.args.get("purpose", "")
+    if not subject or not purpose:
+        abort(400, "expected ?subject=...&purpose=...")
+    spec = state().spec
+    if purpose not in {p.id for p in spec.purposes}:
+        abort(400, f"unknown purpose {purpose!r}")
+    decision = state().ledger.can_send(subject, purpose, spec.controller.country)
+    return jsonify(
+        {
+            "subject": subject,
+            "purpose": purpose,
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+        }
+    )
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+
+def _is_admin() -> bool:
+    token = current_app.config["OPTIN_ADMIN_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
+        return True
+    return bool(session.get("admin")) and hmac.compare_digest(
+        str(session.get("admin_token_hash", "")).encode(),
+        hashlib.sha256(token.encode()).hexdigest().encode(),
+    )
+
+
+@admin.before_request
+def require_admin() -> Any:
+    if request.endpoint in ("admin.login",) or _is_admin():
+        return None
+    return render_template("admin_login.html"), 401
+
+
+@admin.post("/login")
+def login() -> Any:
+    token = current_app.config["OPTIN_ADMIN_TOKEN"]
+    if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+        return render_template("admin_login.html", error=_("Wrong token.")), 401
+    session["admin"] = True
+    session["admin_token_hash"] = hashlib.sha256(token.encode()).hexdigest()
+    return render_template("admin_login.html", ok=True)
+
+
+@admin.post("/logout")
+def logout() -> str:
+    session.clear()
+    return render_template("admin_login.html")
+
+
+@admin.get("/")
+def dashboard() -> str:
+    ledger = state().ledger
+    events = list(ledger.events())[-50:][::-1]
+    return render_template(
+        "admin.html",
+        events=events,
+        check=ledger.verify(),
+        total=ledger.count(),
+        optin_purposes=[p.id for p in state().spec.purposes],
+    )
+
+
+@admin.get("/export.<fmt>")
+def export(fmt: str) -> Response:
+    if fmt not in ("jsonl", "csv"):
+        abort(404)
+    lines = "\n".join(state().ledger.export(fmt)) + "\n"
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(
+        lines,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="ledger.{fmt}"'},
+    )
+
+
+@admin.post("/audit")
+def audit() -> Any:
+    upload = request.files.get("contacts")
+    purpose = request.form.get("purpose", "")
+    if upload is None:
+        abort(400, "no file uploaded")
+    try:
+        handle = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
+        columns, rows = read_contacts(handle, upload.filename or "upload")
+        index = columns.index(phone_column(columns, None))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*columns, "sendable", "reason"])
+        summary = run_audit(
+            state().ledger,
+            purpose,
+            rows,
+            index,
+            lambda row, reason: writer.writerow([*row, "yes", reason]),
+            lambda row, reason: writer.writerow([*row, "no", reason]),
+            region=state().spec.controller.country,
+        )
+    except LedgerError as exc:
+        abort(400, str(exc))
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="audit.csv"',
+            "X-Audit-Summary": summary.lines()[0],
+        },
+    )
+
+
+__all__ = ["admin", "public"]

@@ -1,0 +1,187 @@
+"""Flask integration: compliant checkboxes, notices and proof of consent in a few lines.
+
+    app = Flask(__name__)
+    OptIn(app, load_spec("spec.toml"))          # or optin = OptIn(); optin.init_app(app, spec)
+
+Templates then call ``consent_checkboxes()``, ``collection_notice("short")`` and
+``sms_footer()`` in the request's locale (``?lang=``, then ``Accept-Language``), and a view calls
+``current_optin().record_consent(request.form)`` to write one ledger event per ticked box with
+the versions that were rendered. Config keys: ``OPTIN_SPEC`` (path, when no spec is given),
+``OPTIN_DATABASE_URL`` (default ``sqlite:///<instance>/optin.db``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel import negotiate_locale
+from flask import Flask, current_app, request
+from markupsafe import Markup
+
+from .errors import ToolkitError
+from .i18n import negotiate
+from .proof import ConsentEvent, Ledger
+from .render import render
+from .spec import Spec, load_spec
+
+VERSION_FIELDS = {
+    "checkbox": "optin_version_checkbox",
+    "notice-short": "optin_version_notice_short",
+    "notice-full": "optin_version_notice_full",
+}
+
+
+class ConsentFormError(ToolkitError, ValueError):
+    """A submitted consent form that cannot be recorded (the demo answers 400)."""
+
+
+@dataclass
+class OptInState:
+    """What the extension keeps per app, in ``app.extensions["optin"]``."""
+
+    spec: Spec
+    ledger: Ledger
+
+
+class OptIn:
+    """The Flask extension: ``OptIn(app, spec)`` or ``OptIn()`` then ``init_app(app, spec)``."""
+
+    def __init__(
+        self, app: Flask | None = None, spec: Spec | None = None, ledger: Ledger | None = None
+    ) -> None:
+        if app is not None:
+            self.init_app(app, spec, ledger)
+
+    def init_app(self, app: Flask, spec: Spec | None = None, ledger: Ledger | None = None) -> None:
+        """Attach the spec and the ledger to ``app`` and install the template helpers."""
+        if spec is None:
+            spec = load_spec(app.config["OPTIN_SPEC"])
+        if ledger is None:
+            url = app.config.get("OPTIN_DATABASE_URL") or (
+                f"sqlite:///{Path(app.instance_path) / 'optin.db'}"
+            )
+            ledger = Ledger(url, spec=spec)
+        app.extensions["optin"] = OptInState(spec, ledger)
+        app.jinja_env.globals.update(
+            consent_checkboxes=consent_checkboxes,
+            collection_notice=collection_notice,
+            sms_footer=sms_footer,
+            optin_locale=request_locale,
+            optin_locales=lambda: state().spec.locales,
+        )
+
+
+def state() -> OptInState:
+    """The extension's state for the current app."""
+    return current_app.extensions["optin"]  # type: ignore[no-any-return]
+
+
+def request_locale() -> str:
+    """The locale of this request: ``?lang=`` if the spec has it, else Accept-Language."""
+    spec = state().spec
+    wanted = request.args.get("lang") or request.form.get("optin_locale")
+    if wanted:
+        try:
+            return negotiate(wanted, spec.locales)
+        except ToolkitError:
+            pass
+    header = [lang.replace("-", "_") for lang, _q in request.accept_languages]
+    best = negotiate_locale(header, list(spec.locales), sep="_") if header else None
+    if best is None:
+        for lang in header:
+            try:
+                return negotiate(lang, spec.locales)
+            except ToolkitError:
+                continue
+    return best or spec.locales[0]
+
+
+def consent_checkboxes() -> Markup:
+    """The spec's consent checkboxes (unticked) in the request's locale."""
+    html = render(state().spec, "checkbox", request_locale()).html
+    assert html is not None
+    return html
+
+
+def collection_notice(layer: str = "short") -> Markup:
+    """The short (first layer) or full notice in the request's locale."""
+    html = render(state().spec, f"notice-{layer}", request_locale()).html
+    assert html is not None
+    return html
+
+
+def sms_footer(first_contact: bool = False) -> str:
+    """The SMS footer text in the request's locale."""
+    return render(state().spec, "sms-footer", request_locale(), first_contact=first_contact).text
+
+
+def ticked_purposes(form: Mapping[str, Any]) -> list[str]:
+    """The consent purposes whose ``consent_<purpose>`` box was ticked (unknown ones refused)."""
+    consent_ids = {p.id for p in state().spec.purposes if p.legal_basis == "consent"}
+    ticked = []
+    for key in form:
+        if key.startswith("consent_"):
+            purpose = key.removeprefix("consent_")
+            if purpose not in consent_ids:
+                raise ConsentFormError(f"unknown consent purpose {purpose!r}")
+            ticked.append(purpose)
+    return ticked
+
+
+def record_consent(
+    form: Mapping[str, Any],
+    *,
+    phone_field: str = "phone",
+    email_field: str = "email",
+    region: str | None = None,
+) -> list[ConsentEvent]:
+    """Record one grant per ticked ``consent_<purpose>`` box, with the versions the form
+    carried: the e-mail address for e-mail purposes, the phone number for the others.
+    Everything is validated first and written in one transaction: nothing is stored on
+    bad input."""
+    spec, ledger = state().spec, state().ledger
+    ticked = ticked_purposes(form)
+    locale = str(form.get("optin_locale") or "")
+    if locale not in spec.locales:
+        raise ConsentFormError(f"unknown locale {locale!r}")
+    versions = {a: str(form.get(field) or "") for a, field in VERSION_FIELDS.items()}
+    if not all(versions.values()):
+        raise ConsentFormError("the form lacks the versions of the texts it showed")
+    evidence = {
+        "form_url": request.url,
+        "user_agent": request.headers.get("User-Agent", ""),
+        "ip": request.remote_addr,
+    }
+    by_subject: dict[str, list[str]] = {}
+    for purpose in ticked:
+        field = email_field if spec.purpose(purpose).channel == "email" else phone_field
+        subject = str(form.get(field) or "").strip()
+        if not subject:
+            raise ConsentFormError(f"{field}: required for {purpose}")
+        by_subject.setdefault(subject, []).append(purpose)
+    try:
+        prepared = [
+            ledger.prepare(
+                subject,
+                purpose,
+                "grant",
+                method="web-form",
+                versions=versions,
+                locale=locale,
+                evidence=evidence,
+                region=region or spec.controller.country,
+            )
+            for subject, purposes in by_subject.items()
+            for purpose in purposes
+        ]
+        return ledger.append(prepared)
+    except ToolkitError as exc:
+        raise ConsentFormError(str(exc)) from None
+
+
+def current_optin() -> OptInState:
+    """Alias of ``state()`` for application code."""
+    return state()
