@@ -20,6 +20,7 @@ from flask import (
     session,
 )
 
+from toolkit.context import build_context
 from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
 from toolkit.i18n import translations
 from toolkit.proof import LedgerError
@@ -195,11 +196,13 @@ def sms_inbound() -> Response:
             abort(400, str(exc))
         return _twiml(_("You will no longer receive SMS from %(name)s.", name=name))
     if reply.kind == "help":
+        sms = build_context(spec, locale).sms
         return _twiml(
             _(
-                "%(name)s: %(email)s. Reply STOP to stop our SMS.",
+                "%(name)s (contact: %(email)s). To stop our SMS: %(opt_out)s",
                 name=name,
                 email=spec.controller.email,
+                opt_out=sms.opt_out if sms else "STOP",
             )
         )
     return _twiml(None)
