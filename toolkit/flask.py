@@ -20,6 +20,7 @@ from typing import Any
 from babel import negotiate_locale
 from flask import Flask, current_app, request
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 
 from .errors import ToolkitError
 from .i18n import negotiate
@@ -82,7 +83,12 @@ def state() -> OptInState:
 def request_locale() -> str:
     """The locale of this request: ``?lang=`` if the spec has it, else Accept-Language."""
     spec = state().spec
-    wanted = request.args.get("lang") or request.form.get("optin_locale")
+    wanted = request.args.get("lang")
+    if not wanted and request.method == "POST":
+        try:
+            wanted = request.form.get("optin_locale")
+        except HTTPException:  # an unreadable body (too large...): fall back to the headers
+            wanted = None
     if wanted:
         try:
             return negotiate(wanted, spec.locales)

@@ -1,0 +1,285 @@
+"""The Flask demo through its test client: every route, every locale, every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from demo import create_app
+from toolkit.proof import Ledger
+
+TOKEN = "admin-secret-token"
+SECRET = "webhook-secret"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'optin.db'}",
+            "OPTIN_ADMIN_TOKEN": TOKEN,
+            "TESTING": True,
+        }
+    )
+    yield app
+    app.extensions["optin"].ledger.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def ledger(app: Flask) -> Ledger:
+    return app.extensions["optin"].ledger  # type: ignore[no-any-return]
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields (CSRF token, locale, versions) of the first form on a page."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def sign_up(
+    client: FlaskClient, phone: str = "06 12 34 56 78", lang: str = "fr", **extra: str
+) -> Any:
+    page = client.get(f"/?lang={lang}").get_data(as_text=True)
+    data = form_fields(page)
+    data.update({"phone": phone, "consent_sms_offers": "sms_offers"})
+    data.update(extra)
+    return client.post(f"/?lang={lang}", data=data)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "de", "es", "it"])
+@pytest.mark.parametrize("path", ["/", "/withdraw", "/notice", "/preview"])
+def test_pages_in_every_locale(client: FlaskClient, path: str, lang: str) -> None:
+    response = client.get(f"{path}?lang={lang}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html
+    assert all(f'hreflang="{loc}"' in html for loc in ("fr", "en", "de", "es", "it"))
+    assert "checked" not in html
+    headers = response.headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "<script>" not in html  # no inline script anywhere
+
+
+def test_accept_language_picks_the_locale(client: FlaskClient) -> None:
+    html = client.get("/", headers={"Accept-Language": "de-CH,de;q=0.9,en;q=0.5"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="de">' in html and "Mobilfunknummer" in html
+
+
+def test_sign_up_records_one_grant_with_the_versions_shown(app: Flask, client: FlaskClient) -> None:
+    page = client.get("/?lang=de").get_data(as_text=True)
+    shown = form_fields(page)
+    response = sign_up(client, lang="de")
+    assert response.status_code == 200
+    (event,) = list(ledger(app).events())
+    assert event.subject == "+33612345678" and event.action == "grant"
+    assert event.locale == "de" and event.method == "web-form"
+    assert event.versions == {
+        "checkbox": shown["optin_version_checkbox"],
+        "notice-short": shown["optin_version_notice_short"],
+        "notice-full": shown["optin_version_notice_full"],
+    }
+    html = response.get_data(as_text=True)
+    assert event.hash in html
+    receipt = client.get(f"/receipt/{event.id}.json")
+    assert receipt.status_code == 200
+    assert json.loads(receipt.data)["recordHash"] == event.hash
+    assert client.get(f"/receipt/{event.id}.pdf").data.startswith(b"%PDF-")
+    assert event.hash in client.get(f"/receipt/{event.id}").get_data(as_text=True)
+    assert client.get("/receipt/nope.json").status_code == 404
+
+
+def test_no_box_ticked_stores_nothing(app: Flask, client: FlaskClient) -> None:
+    data = form_fields(client.get("/?lang=en").get_data(as_text=True))
+    data["phone"] = "+33612345678"
+    response = client.post("/?lang=en", data=data)
+    assert response.status_code == 200
+    assert "You ticked no box" in response.get_data(as_text=True)
+    assert ledger(app).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone": "12"}, "invalid phone number"),
+        ({"consent_spam": "spam"}, "unknown consent purpose"),
+        ({"consent_ad_call": "ad_call"}, "unknown consent purpose"),  # not consent-based
+        ({"optin_version_checkbox": "sha256:" + "0" * 64}, "no stored text"),
+        ({"optin_locale": "pt"}, "unknown locale"),
+        ({"csrf_token": "forged"}, "CSRF"),
+    ],
+)
+def test_bad_sign_ups_are_400_and_store_nothing(
+    app: Flask, client: FlaskClient, change: dict[str, str], message: str
+) -> None:
+    response = sign_up(client, **change)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert ledger(app).count() == 0
+
+
+def test_oversized_body_is_413(app: Flask, client: FlaskClient) -> None:
+    data = form_fields(client.get("/").get_data(as_text=True))
+    data["phone"] = "x" * (3 * 1024 * 1024)
+    assert client.post("/", data=data).status_code == 413
+    assert ledger(app).count() == 0
+
+
+def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -> None:
+    sign_up(client)
+    assert client.get("/api/consent?subject=%2B33612345678&purpose=sms_offers").json == {
+        "subject": "+33612345678",
+        "purpose": "sms_offers",
+        "allowed": True,
+        "reason": client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["reason"],
+    }
+    data = form_fields(client.get("/withdraw?lang=fr").get_data(as_text=True))
+    data.update({"phone": "06 12 34 56 78", "consent_sms_offers": "sms_offers"})
+    response = client.post("/withdraw?lang=fr", data=data)
+    assert response.status_code == 200
+    decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    assert decision["allowed"] is False and decision["reason"].startswith("withdrawn by web form")
+    assert [e.action for e in ledger(app).events()] == ["grant", "withdraw"]
+    assert client.get("/api/consent?subject=1&purpose=spam").status_code == 400
+    assert client.get("/api/consent").status_code == 400
+
+
+def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: FlaskClient) -> None:
+    sign_up(client)
+    response = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "Arrêt !"})
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert "<Message>" in response.get_data(as_text=True)
+    assert not client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["allowed"]
+    sign_up(client)  # the person signs up again, ticking the box: an explicit new grant
+    assert client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["allowed"]
+    assert [e.action for e in ledger(app).events()] == ["grant", "opposition", "grant"]
+
+
+def test_webhook_help_other_and_bad_number(app: Flask, client: FlaskClient) -> None:
+    help_reply = client.post("/sms/inbound?lang=fr", data={"From": "+33612345678", "Body": "AIDE"})
+    assert "STOP au 36111" in help_reply.get_data(as_text=True)
+    assert "Diagnostics Exemple SAS" in help_reply.get_data(as_text=True)
+    other = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "merci"})
+    assert other.status_code == 200 and "<Message>" not in other.get_data(as_text=True)
+    bad = client.post("/sms/inbound", data={"From": "garbage", "Body": "STOP"})
+    assert bad.status_code == 400
+    assert ledger(app).count() == 0
+
+
+def test_webhook_signature_when_configured(app: Flask, client: FlaskClient) -> None:
+    app.config["OPTIN_WEBHOOK_SECRET"] = SECRET
+    body = "From=%2B33612345678&Body=STOP"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    forged = client.post("/sms/inbound", data=body, headers={**headers, "X-Optin-Signature": "00"})
+    assert forged.status_code == 403 and ledger(app).count() == 0
+    signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+    good = client.post(
+        "/sms/inbound", data=body, headers={**headers, "X-Optin-Signature": signature}
+    )
+    assert good.status_code == 200 and ledger(app).count() == 1
+
+
+def test_preview_api(client: FlaskClient) -> None:
+    token = form_fields(client.get("/preview").get_data(as_text=True)).get("csrf_token") or (
+        re.search(
+            r'name="csrf-token" content="([^"]+)"', client.get("/preview").get_data(as_text=True)
+        ).group(1)
+    )  # type: ignore[union-attr]
+    response = client.post(
+        "/api/sms/preview",
+        json={"body": "C’est prêt", "locale": "fr", "first_contact": True},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    data = response.json
+    assert data["analysis"]["encoding"] == "UCS-2"
+    assert data["suggestion"] == "C'est pret"
+    assert "STOP au 36111" in data["message"]
+    assert "".join(data["segments_text"]) == data["message"]
+    assert client.post("/api/sms/preview", json={"body": "x"}).status_code == 400  # no CSRF
+    empty = client.post("/api/sms/preview", json={"body": " "}, headers={"X-CSRFToken": token})
+    assert empty.status_code == 400 and "empty" in empty.json["error"]
+
+
+def test_notice_pdf(client: FlaskClient) -> None:
+    response = client.get("/notice.pdf?lang=it")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+
+
+def test_admin_needs_the_token(app: Flask, client: FlaskClient) -> None:
+    sign_up(client)
+    for path in ("/admin/", "/admin/export.csv", "/admin/export.jsonl"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert "+33612345678" not in response.get_data(as_text=True)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/admin/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    page = client.get("/admin/", headers=bearer)
+    assert page.status_code == 200 and "+33612345678" in page.get_data(as_text=True)
+    assert "1" in page.get_data(as_text=True)
+    export = client.get("/admin/export.jsonl", headers=bearer)
+    assert json.loads(export.get_data(as_text=True).splitlines()[0])["subject"] == "+33612345678"
+    login = form_fields(client.get("/admin/").get_data(as_text=True))
+    assert client.post("/admin/login", data={**login, "token": "nope"}).status_code == 401
+    assert client.post("/admin/login", data={**login, "token": TOKEN}).status_code == 200
+    assert client.get("/admin/").status_code == 200  # the session now carries the sign-in
+
+
+def test_admin_audit_upload(client: FlaskClient) -> None:
+    sign_up(client)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    csrf = form_fields(client.get("/admin/", headers=bearer).get_data(as_text=True))["csrf_token"]
+    upload = io.BytesIO(b"name,phone\nA,+33612345678\nB,+33612345679\nC,nonsense\n")
+    response = client.post(
+        "/admin/audit",
+        headers=bearer,
+        content_type="multipart/form-data",
+        data={"csrf_token": csrf, "purpose": "sms_offers", "contacts": (upload, "contacts.csv")},
+    )
+    assert response.status_code == 200
+    rows = response.get_data(as_text=True).splitlines()
+    assert rows[0] == "name,phone,sendable,reason"
+    assert rows[1].startswith("A,+33612345678,yes,consent given on")
+    assert rows[2] == "B,+33612345679,no,no consent recorded"
+    assert rows[3] == "C,nonsense,no,invalid number"
+    assert response.headers["X-Audit-Summary"] == "3 contacts: 1 sendable, 2 blocked"
+    bad = client.post(
+        "/admin/audit",
+        headers=bearer,
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": csrf,
+            "purpose": "sms_offers",
+            "contacts": (io.BytesIO(b"name,email\nA,a@b.c\n"), "c.csv"),
+        },
+    )
+    assert bad.status_code == 400
+
+
+def test_errors_show_no_trace(app: Flask, client: FlaskClient) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert client.get("/nowhere").status_code == 404
