@@ -1,0 +1,137 @@
+"""The demo in a real browser: Debian's chromium driven by Playwright (no downloaded browser)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from waitress.server import create_server
+
+from demo import create_app
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
+    """The demo on the real WSGI server, on a free loopback port."""
+    folder = tmp_path_factory.mktemp("e2e")
+    app = create_app(
+        {"OPTIN_DATABASE_URL": f"sqlite:///{folder / 'optin.db'}", "OPTIN_ADMIN_TOKEN": "e2e-token"}
+    )
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", app
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(executable).exists(), (
+        "chromium missing: make test installs Debian's chromium as root; "
+        "elsewhere: sudo apt-get install -y chromium"
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+CONSOLE: dict[int, list[str]] = {}
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    messages: list[str] = []
+    CONSOLE[id(page)] = messages
+
+    def keep(message: ConsoleMessage) -> None:
+        messages.append(message.text)
+
+    page.on("console", keep)
+    yield page
+    context.close()
+
+
+def csp_violations(page: Page) -> list[str]:
+    return [text for text in CONSOLE[id(page)] if "Content Security Policy" in text]
+
+
+def test_sign_up_in_the_browser_records_what_was_shown(
+    served: tuple[str, Flask], page: Page
+) -> None:
+    base, app = served
+    page.goto(f"{base}/?lang=fr")
+    boxes = page.locator("input[type=checkbox]")
+    assert boxes.count() == 1
+    assert not boxes.first.is_checked()
+    shown = {
+        name: page.locator(f"input[name={name}]").get_attribute("value")
+        for name in (
+            "optin_version_checkbox",
+            "optin_version_notice_short",
+            "optin_version_notice_full",
+        )
+    }
+    page.fill("#phone", "06 12 34 56 78")
+    page.get_by_label("J'accepte de recevoir par SMS").check()
+    page.get_by_role("button", name="Envoyer").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Merci")
+    events = list(app.extensions["optin"].ledger.events())
+    assert len(events) == 1
+    assert events[0].versions == {
+        "checkbox": shown["optin_version_checkbox"],
+        "notice-short": shown["optin_version_notice_short"],
+        "notice-full": shown["optin_version_notice_full"],
+    }
+    assert events[0].hash in page.content()
+    page.get_by_role("link", name="de", exact=True).click()
+    expect(page.locator("label[for=phone]")).to_have_text("Mobilfunknummer")
+    assert csp_violations(page) == []
+
+
+def test_preview_updates_as_the_marketer_types(served: tuple[str, Flask], page: Page) -> None:
+    base, _app = served
+    page.goto(f"{base}/preview?lang=fr")
+    page.fill("#body", "Votre diagnostic vous attend")
+    expect(page.locator("#summary")).to_contain_text("GSM-7")
+    expect(page.locator("#summary")).to_contain_text("1 segment")
+    page.fill("#body", "Votre diagnostic vous attend. " * 6)
+    expect(page.locator("#summary")).to_contain_text("2 segment")
+    page.fill("#body", "C’est prêt")
+    expect(page.locator("#summary")).to_contain_text("UCS-2")
+    expect(page.locator("#suggestion")).to_have_text("C'est pret")
+    page.get_by_role("button", name="L'utiliser").click()
+    expect(page.locator("#summary")).to_contain_text("GSM-7")
+    assert csp_violations(page) == []
+
+
+def test_csp_blocks_inline_script_and_the_check_sees_it(
+    served: tuple[str, Flask], page: Page
+) -> None:
+    base, _app = served
+    page.goto(f"{base}/?lang=en")
+    with pytest.raises(Exception):  # noqa: B017 - Playwright reports the refused script
+        page.add_script_tag(content="document.title = 'injected'")
+    assert page.title() != "injected"
+    assert csp_violations(page), "the browser should report the refused inline script"
