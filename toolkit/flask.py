@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import negotiate_locale
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -81,7 +81,15 @@ def state() -> OptInState:
 
 
 def request_locale() -> str:
-    """The locale of this request: ``?lang=`` if the spec has it, else Accept-Language."""
+    """The locale of this request: ``?lang=`` if the spec has it, else Accept-Language
+    (worked out once per request)."""
+    cached = g.get("optin_locale")
+    if cached is None:
+        cached = g.optin_locale = _negotiate_request_locale()
+    return str(cached)
+
+
+def _negotiate_request_locale() -> str:
     spec = state().spec
     wanted = request.args.get("lang")
     if not wanted and request.method == "POST":

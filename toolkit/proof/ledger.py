@@ -192,7 +192,8 @@ class Ledger:
         self.url = database_url(url)
         self.spec = spec
         try:
-            self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
+            sqlite = self.url.startswith("sqlite")  # a file needs no liveness ping
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=not sqlite)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise LedgerError(f"cannot open the ledger at {url}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
@@ -201,6 +202,7 @@ class Ledger:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             _sqlite_setup(self.engine)
         self._ready = False
+        self._stored: set[str] = set()  # versions known to have their text stored (never removed)
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -388,8 +390,8 @@ class Ledger:
                     )
                 head = conn.execute(_LOCK_HEAD).one()
                 prev, seq, count = head.hash, head.seq, head.records
-                known: set[str] = set()  # versions already found stored in this transaction
                 rows, done = [], []
+                known = set(self._stored)
                 for item in prepared:
                     if set(item.versions.values()) - known:
                         known |= self._check_texts(conn, item)
@@ -402,6 +404,7 @@ class Ledger:
                     done.append(sealed)
                 conn.execute(insert(events_table), rows)
                 conn.execute(_MOVE_HEAD, {"seq": seq, "records": count, "hash": prev})
+            self._stored |= known
         except IntegrityError as exc:
             raise LedgerError(f"record refused by the database: {exc.orig}") from None
         except OperationalError as exc:
