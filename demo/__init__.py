@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -62,6 +63,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         newstyle=True,
     )
     app.extensions["optin"].ledger.count()  # create the database now, not on the first visitor
+
+    @app.template_global()
+    def switch_language(locale: str) -> str:
+        """This page's address in another language (other query parameters kept)."""
+        args = {**request.args.to_dict(), "lang": locale}
+        return "?" + urlencode(args)
 
     from .views import admin, public
 

@@ -15,9 +15,11 @@ from flask import (
     abort,
     current_app,
     jsonify,
+    redirect,
     render_template,
     request,
     session,
+    url_for,
 )
 
 from toolkit.context import build_context
@@ -56,8 +58,21 @@ def sign_up() -> Any:
         events = record_consent(request.form)
     except ConsentFormError as exc:
         return render_template("index.html", error=str(exc)), 400
-    spec = state().spec
-    names = {p.id: p.text[request_locale()].name for p in spec.purposes}
+    # Post/Redirect/Get: reloading the receipt page never records the consent twice.
+    ids = ",".join(event.id for event in events)
+    return redirect(url_for("public.thanks", ids=ids, lang=request_locale()), 303)
+
+
+@public.get("/thanks")
+def thanks() -> str:
+    ledger = state().ledger
+    try:
+        events = [ledger.event(i) for i in request.args.get("ids", "").split(",")[:20] if i]
+    except LedgerError:
+        abort(404, "No such receipt")
+    if not events:
+        abort(404, "No such receipt")
+    names = {p.id: p.text[request_locale()].name for p in state().spec.purposes}
     return render_template("receipt.html", events=events, names=names)
 
 

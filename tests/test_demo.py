@@ -56,7 +56,7 @@ def sign_up(
     data = form_fields(page)
     data.update({"phone": phone, "consent_sms_offers": "sms_offers"})
     data.update(extra)
-    return client.post(f"/?lang={lang}", data=data)
+    return client.post(f"/?lang={lang}", data=data, follow_redirects=True)
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "de", "es", "it"])

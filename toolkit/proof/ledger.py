@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -203,6 +205,11 @@ class Ledger:
             _sqlite_setup(self.engine)
         self._ready = False
         self._stored: set[str] = set()  # versions known to have their text stored (never removed)
+        # SQLite's busy handler sleeps while another connection holds the write lock, up to
+        # 100 ms at a time: threads of one process queue here instead, and wake at once.
+        self._writer: AbstractContextManager[Any] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -383,7 +390,7 @@ class Ledger:
         """Chain and insert events (and texts) in one transaction under the writer lock."""
         self._ensure()
         try:
-            with self.engine.begin() as conn:
+            with self._writer, self.engine.begin() as conn:
                 for word in words or []:
                     self._store_text(
                         conn, word["version"], word["artefact"], word["locale"], word["text"]
