@@ -71,6 +71,8 @@ bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_sms.py
 	$(BIN)/python benchmarks/bench_pdf.py
+	$(BIN)/python benchmarks/bench_ledger.py
+	$(BIN)/python benchmarks/bench_capture.py
 
 ## Serve the demo on http://127.0.0.1:5000 with waitress (a production WSGI server), SQLite
 ## ledger in instance/optin.db; the admin token is printed at start unless OPTIN_ADMIN_TOKEN is set.
