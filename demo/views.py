@@ -23,10 +23,11 @@ from flask import (
 )
 
 from toolkit.context import build_context
+from toolkit.csvio import CsvError, read_csv
 from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
 from toolkit.i18n import translations
 from toolkit.proof import LedgerError
-from toolkit.proof.audit import phone_column, read_contacts, run_audit
+from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
 from toolkit.sms import SmsError, gsm_safe, keyword_sets, parse_reply, preview
 
@@ -351,7 +352,7 @@ def audit() -> Any:
         abort(400, "no file uploaded")
     try:
         handle = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
-        columns, rows = read_contacts(handle, upload.filename or "upload")
+        columns, rows = read_csv(handle, upload.filename or "upload")
         index = columns.index(phone_column(columns, None))
         out = io.StringIO()
         writer = csv.writer(out)
@@ -365,7 +366,7 @@ def audit() -> Any:
             lambda row, reason: writer.writerow([*row, "no", reason]),
             region=state().spec.controller.country,
         )
-    except LedgerError as exc:
+    except (LedgerError, CsvError) as exc:
         abort(400, str(exc))
     return Response(
         out.getvalue(),

@@ -283,3 +283,17 @@ def test_errors_show_no_trace(app: Flask, client: FlaskClient) -> None:
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
     assert client.get("/nowhere").status_code == 404
+
+
+def test_admin_audit_refuses_a_file_that_is_not_utf8(client: FlaskClient) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    csrf = form_fields(client.get("/admin/", headers=bearer).get_data(as_text=True))["csrf_token"]
+    upload = io.BytesIO("phone\n+33612345678\n+3361234567\xe9\n".encode("latin-1"))
+    response = client.post(
+        "/admin/audit",
+        headers=bearer,
+        content_type="multipart/form-data",
+        data={"csrf_token": csrf, "purpose": "sms_offers", "contacts": (upload, "contacts.csv")},
+    )
+    assert response.status_code == 400
+    assert "not UTF-8" in response.get_data(as_text=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from . import __version__
+from .csvio import read_csv
 from .errors import SpecError, ToolkitError
 from .render import ARTEFACTS, render
 from .sms import (
@@ -30,7 +31,7 @@ from .sms import (
     preview,
     segment_texts,
 )
-from .sms.batch import REPORT_COLUMNS, read_rows, run_batch
+from .sms.batch import REPORT_COLUMNS, run_batch
 from .spec import json_schema, load_spec
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ def sms_batch(
             open(campaign, "rb") as raw,
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
         ):
-            columns, rows = read_rows(handle, campaign)
+            columns, rows = read_csv(handle, campaign)
             out = sys.stdout if output is None else open(output, "w", encoding="utf-8", newline="")
             try:
                 writer = csv.writer(out)
@@ -428,7 +429,7 @@ def audit_cmd(
     spec_path: str | None,
 ) -> None:
     """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
-    from .proof.audit import csv_writer, phone_column, read_contacts, run_audit
+    from .proof.audit import csv_writer, phone_column, run_audit
 
     with _exit_on_error(contacts):
         book = _ledger(db, spec_path)
@@ -436,7 +437,7 @@ def audit_cmd(
             open(contacts, "rb") as raw,
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
         ):
-            columns, rows = read_contacts(handle, contacts)
+            columns, rows = read_csv(handle, contacts)
             phone = columns.index(phone_column(columns, column))
             out = Path(outdir)
             out.mkdir(parents=True, exist_ok=True)

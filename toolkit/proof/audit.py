@@ -104,26 +104,3 @@ def csv_writer(handle: TextIO, columns: list[str]) -> Callable[[Sequence[str], s
         return writer.writerow([*row, reason])
 
     return write
-
-
-def read_contacts(handle: TextIO, source: str) -> tuple[list[str], Iterator[list[str]]]:
-    """The header and a stream of rows of a UTF-8 CSV contact file, with clear errors."""
-    reader = csv.reader(handle)
-    try:
-        columns = next(reader, [])
-    except UnicodeDecodeError as exc:
-        raise LedgerError(f"{source}: not UTF-8 text (byte {exc.start} of the header)") from None
-    if not columns:
-        raise LedgerError(f"{source}: empty file, expected a header row of column names")
-
-    def rows() -> Iterator[list[str]]:
-        try:
-            yield from reader
-        except UnicodeDecodeError:
-            raise LedgerError(
-                f"{source}: not UTF-8 text after row {reader.line_num - 1}; save it as UTF-8"
-            ) from None
-        except csv.Error as exc:
-            raise LedgerError(f"{source}: line {reader.line_num}: {exc}") from None
-
-    return columns, rows()

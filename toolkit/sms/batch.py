@@ -6,12 +6,10 @@ columns as ``{column}`` placeholders, substituted as plain text: nothing is eval
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from ..render import render
 from ..spec import Spec
@@ -67,7 +65,7 @@ class BatchTotals:
 
 def run_batch(
     spec: Spec,
-    rows: Iterable[dict[str, str]],
+    rows: Iterable[list[str]],
     columns: list[str],
     template: str,
     locale: str,
@@ -76,7 +74,8 @@ def run_batch(
     first_contact: bool = False,
     progress: Callable[[int], object] | None = None,
 ) -> BatchTotals:
-    """Render and analyse one message per row; ``write`` gets each report row."""
+    """Render and analyse one message per row (a list of values in ``columns`` order);
+    ``write`` gets each report row: the row's values, then encoding, units, segments, non_gsm."""
     literals, names = compile_template(template)
     missing = [n for n in dict.fromkeys(names) if n not in columns]
     if missing:
@@ -89,10 +88,11 @@ def run_batch(
     footer = SEPARATOR + render(spec, "sms-footer", locale, first_contact=first_contact).text
     totals = BatchTotals()
     tail = literals[1:]
+    where = [columns.index(name) for name in names]
     for number, row in enumerate(rows, start=1):
         parts = [literals[0]]
-        for name, literal in zip(names, tail, strict=True):
-            parts.append(row.get(name) or "")
+        for index, literal in zip(where, tail, strict=True):
+            parts.append(row[index] if index < len(row) else "")
             parts.append(literal)
         body = "".join(parts).strip()
         if not body:
@@ -111,7 +111,7 @@ def run_batch(
             reasons = " ".join(n.char for n in result.non_gsm)
         write(
             [
-                *(row.get(c) or "" for c in columns),
+                *row,
                 result.encoding,
                 str(result.units),
                 str(result.segments),
@@ -121,26 +121,3 @@ def run_batch(
         if progress is not None and number % 10_000 == 0:
             progress(number)
     return totals
-
-
-def read_rows(handle: TextIO, source: str) -> tuple[list[str], Iterator[dict[str, str]]]:
-    """The header and a stream of rows of a UTF-8 CSV file, with clear errors."""
-    reader = csv.DictReader(handle)
-    try:
-        columns = list(reader.fieldnames or [])
-    except UnicodeDecodeError as exc:
-        raise SmsError(f"{source}: not UTF-8 text (byte {exc.start} of the header)") from None
-    if not columns:
-        raise SmsError(f"{source}: empty file, expected a header row of column names")
-
-    def rows() -> Iterator[dict[str, str]]:
-        try:
-            yield from reader
-        except UnicodeDecodeError:
-            raise SmsError(
-                f"{source}: not UTF-8 text after row {reader.line_num - 1}; save it as UTF-8"
-            ) from None
-        except csv.Error as exc:
-            raise SmsError(f"{source}: line {reader.line_num}: {exc}") from None
-
-    return columns, rows()
