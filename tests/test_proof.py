@@ -379,3 +379,26 @@ def test_import_wants_utc_times(tmp_path: Path) -> None:
     record["at"] = "2026-11-30T10:15:02.123+01:00"
     with pytest.raises(LedgerError, match="'at' must be UTC"):
         Ledger(tmp_path / "t.db").import_jsonl([*texts_and_record[:-1], json.dumps(record)])
+
+
+def test_the_hash_covers_every_field_but_itself() -> None:
+    from dataclasses import fields
+
+    from toolkit.proof import ConsentEvent
+
+    names = {f.name for f in fields(ConsentEvent)} - {"hash"}
+    event = ConsentEvent(
+        "i",
+        "+33612345678",
+        "p",
+        "grant",
+        "api",
+        {"checkbox": "v"},
+        "fr",
+        "2026-11-30T00:00:00.000Z",
+        {"ip": "192.0.2.0/24"},
+    )
+    assert set(event.body()) == names
+    for name in names:  # changing any field changes the hash
+        changed = {**event.body(), name: {"x": "y"} if name in ("versions", "evidence") else "x"}
+        assert ConsentEvent(**changed).computed_hash() != event.computed_hash(), name

@@ -188,9 +188,18 @@ class ConsentEvent:
 
     def body(self) -> dict[str, Any]:
         """Every field the hash covers (all but the hash itself)."""
-        data = asdict(self)
-        del data["hash"]
-        return data
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "purpose": self.purpose,
+            "action": self.action,
+            "method": self.method,
+            "versions": dict(self.versions),
+            "locale": self.locale,
+            "at": self.at,
+            "evidence": dict(self.evidence),
+            "prev_hash": self.prev_hash,
+        }
 
     def computed_hash(self) -> str:
         """The hash this record's fields and ``prev_hash`` call for."""
