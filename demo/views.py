@@ -29,7 +29,7 @@ from toolkit.i18n import translations
 from toolkit.proof import LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
-from toolkit.sms import SmsError, gsm_safe, keyword_sets, parse_reply, preview
+from toolkit.sms import SmsError, gsm_safe, parse_reply, preview, spec_keywords
 
 public = Blueprint("public", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -182,13 +182,7 @@ def sms_inbound() -> Response:
             abort(403, "Bad signature")
     spec, ledger = state().spec, state().ledger
     sender, body = request.form.get("From", ""), request.form.get("Body", "")
-    extra = spec.sms.keywords if spec.sms else None
-    words = keyword_sets(
-        (*extra.opt_out, spec.sms.opt_out_keyword) if extra and spec.sms else (),
-        extra.opt_in if extra else (),
-        extra.help if extra else (),
-    )
-    reply = parse_reply(body, words)
+    reply = parse_reply(body, spec_keywords(spec))
     locale = request_locale()
     name = spec.controller.name
     if reply.kind == "opt-out":

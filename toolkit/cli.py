@@ -26,10 +26,10 @@ from .sms import (
     GSM7,
     SmsAnalysis,
     analyze,
-    keyword_sets,
     parse_reply,
     preview,
     segment_texts,
+    spec_keywords,
 )
 from .sms.batch import REPORT_COLUMNS, run_batch
 from .spec import json_schema, load_spec
@@ -217,11 +217,7 @@ def sms_reply(text: str, spec_path: str | None, as_json: bool) -> None:
     if spec_path:
         with _exit_on_error(spec_path):
             spec = load_spec(spec_path)
-        if spec.sms is not None:
-            extra = spec.sms.keywords
-            keywords = keyword_sets(
-                (*extra.opt_out, spec.sms.opt_out_keyword), extra.opt_in, extra.help
-            )
+        keywords = spec_keywords(spec)
     reply = parse_reply(text, keywords)
     if as_json:
         _echo_json(reply._asdict())

@@ -6,7 +6,7 @@ STOP and friends; ``batch`` (batch.py) streams a campaign file into a per-recipi
 """
 
 from .preview import SmsPreview, SmsWarning, preview
-from .replies import Reply, keyword_sets, parse_reply
+from .replies import Reply, keyword_sets, parse_reply, spec_keywords
 from .rewrite import Change, gsm_safe
 from .segments import GSM7, UCS2, NonGsm, SmsAnalysis, SmsError, analyze, segment_texts
 
@@ -26,4 +26,5 @@ __all__ = [
     "parse_reply",
     "preview",
     "segment_texts",
+    "spec_keywords",
 ]

@@ -12,7 +12,10 @@ import unicodedata
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from ..spec import Spec
 
 ReplyKind = Literal["opt-out", "opt-in", "help", "other"]
 KINDS: dict[str, ReplyKind] = {"opt_out": "opt-out", "opt_in": "opt-in", "help": "help"}
@@ -51,6 +54,14 @@ def keyword_sets(
     base = default_keywords()
     extra = {"opt_out": opt_out, "opt_in": opt_in, "help": help}
     return {kind: base[kind] | {fold(w) for w in extra[kind]} for kind in base}
+
+
+def spec_keywords(spec: Spec) -> dict[str, frozenset[str]]:
+    """The shipped lists plus the spec's own words and its opt-out keyword."""
+    if spec.sms is None:
+        return default_keywords()
+    extra = spec.sms.keywords
+    return keyword_sets((*extra.opt_out, spec.sms.opt_out_keyword), extra.opt_in, extra.help)
 
 
 def parse_reply(text: str, keywords: dict[str, frozenset[str]] | None = None) -> Reply:
