@@ -12,8 +12,9 @@
   function show(data) {
     text("message", data.message);
     var a = data.analysis;
-    text("summary", a.encoding + " · " + a.units + " / " + a.segments + " segment(s) · " +
-         a.remaining + " left");
+    var summary = document.getElementById("summary");
+    text("summary", a.encoding + " · " + a.units + " · " + a.segments + " " +
+         summary.dataset.segments + " · " + a.remaining + " " + summary.dataset.left);
     var ruler = document.getElementById("ruler");
     ruler.replaceChildren();
     data.segments_text.forEach(function (chunk, i) {
