@@ -67,20 +67,20 @@ def build_ledger(path: Path, records: int) -> None:
     rng = random.Random(5)
     batch = []
     for i in range(records):
+        subject = f"+336{i * 2:08d}"
         if rng.random() < 0.7:
-            item = book._prepare(
-                f"+336{i * 2:08d}", "sms_offers", "grant", "web-form", versions, "fr", None, None
+            item = book.prepare(
+                subject, "sms_offers", "grant", method="web-form", versions=versions, locale="fr"
             )
         else:
-            item = book._prepare(
-                f"+336{i * 2:08d}", "sms_offers", "opposition", "sms-reply", None, "fr", None, None
+            item = book.prepare(
+                subject, "sms_offers", "opposition", method="sms-reply", locale="fr"
             )
         batch.append(item)
         if len(batch) == 10_000:
-            book._append(batch)
+            book.append(batch)
             batch = []
-    if batch:
-        book._append(batch)
+    book.append(batch)
     book.close()
 
 

@@ -301,27 +301,20 @@ class Ledger:
         A grant names the versions shown (e.g. ``{"checkbox": ..., "notice-full": ...}``); each
         must resolve to a stored text (``remember``, or the ledger's spec in ``locale``).
         """
-        event = self._prepare(subject, purpose, action, method, versions, locale, evidence, region)
+        event = self.prepare(
+            subject,
+            purpose,
+            action,
+            method=method,
+            versions=versions,
+            locale=locale,
+            evidence=evidence,
+            region=region,
+        )
         return self._append([event])[0]
 
-    def record_many(
-        self,
-        subject: str,
-        purposes: Iterable[str],
-        action: str,
-        *,
-        method: str,
-        versions: Mapping[str, str] | None = None,
-        locale: str,
-        evidence: Mapping[str, Any] | None = None,
-        region: str | None = None,
-    ) -> list[ConsentEvent]:
-        """One event per purpose, all checked first and appended in one transaction:
-        either every purpose is recorded or none is."""
-        prepared = [
-            self._prepare(subject, p, action, method, versions, locale, evidence, region)
-            for p in purposes
-        ]
+    def append(self, prepared: list[ConsentEvent]) -> list[ConsentEvent]:
+        """Write prepared events in one transaction: all of them, or none."""
         return self._append(prepared) if prepared else []
 
     def prepare(
@@ -336,24 +329,7 @@ class Ledger:
         evidence: Mapping[str, Any] | None = None,
         region: str | None = None,
     ) -> ConsentEvent:
-        """Check and build an event without writing it (see ``append``)."""
-        return self._prepare(subject, purpose, action, method, versions, locale, evidence, region)
-
-    def append(self, prepared: list[ConsentEvent]) -> list[ConsentEvent]:
-        """Write prepared events in one transaction: all of them, or none."""
-        return self._append(prepared) if prepared else []
-
-    def _prepare(
-        self,
-        subject: str,
-        purpose: str,
-        action: str,
-        method: str,
-        versions: Mapping[str, str] | None,
-        locale: str,
-        evidence: Mapping[str, Any] | None,
-        region: str | None,
-    ) -> ConsentEvent:
+        """Check and build an event without writing it (``append`` writes it)."""
         if action not in ACTIONS:
             raise LedgerError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         if method not in METHODS:
@@ -666,15 +642,13 @@ class Ledger:
             if prev_origin is not None and origin.prev_hash != prev_origin:
                 raise LedgerError(f"line {number}: does not follow the line before it in its chain")
             prev_origin = origin.hash
-            fresh = self._prepare(
+            fresh = self.prepare(
                 origin.subject,
                 origin.purpose,
                 origin.action,
-                "import",
-                origin.versions,
-                origin.locale,
-                None,
-                None,
+                method="import",
+                versions=origin.versions,
+                locale=origin.locale,
             )
             prepared.append(
                 replace(
