@@ -16,6 +16,17 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 LOCALES = ("fr", "en", "de", "es", "it")
 
 
+def run(*args: str) -> tuple[int, str, str]:
+    """Run the optin command in-process: (exit code, stdout, stderr); never a traceback."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
 def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
     """A small valid spec as a dict: one consent purpose by SMS, French controller."""
     texts = {

@@ -8,21 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, run
 
 import toolkit
 from toolkit import load_spec, render
-from toolkit.cli import main
 
 DSE = str(ROOT / "examples" / "dse-france.toml")
 NEWSLETTER = str(ROOT / "examples" / "newsletter.toml")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_validate_examples() -> None:

@@ -97,24 +97,22 @@ def test_texts_are_kept_once_and_resolve(ledger_url: str) -> None:
             toolkit.render(SPEC, "checkbox", "fr").text == book.text(version)
         )
     plain = Ledger(ledger_url)  # without a spec, unknown versions are refused
-    with pytest.raises(LedgerError, match="no stored text"):
+    english = toolkit.render(SPEC, "checkbox", "en")
+
+    def record() -> None:
         plain.record(
             "+33612345679",
             "x",
             "grant",
             method="api",
             locale="en",
-            versions={"checkbox": toolkit.render(SPEC, "checkbox", "en").version},
+            versions={"checkbox": english.version},
         )
-    plain.remember(toolkit.render(SPEC, "checkbox", "en"))
-    plain.record(
-        "+33612345679",
-        "x",
-        "grant",
-        method="api",
-        locale="en",
-        versions={"checkbox": toolkit.render(SPEC, "checkbox", "en").version},
-    )
+
+    with pytest.raises(LedgerError, match="no stored text"):
+        record()
+    plain.remember(english)
+    record()
 
 
 @pytest.mark.parametrize(

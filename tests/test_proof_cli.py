@@ -6,22 +6,14 @@ import csv
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, run
 from sqlalchemy import create_engine, text
 
 import toolkit
-from toolkit.cli import main
 from toolkit.proof import Ledger, database_url
 
 DSE = str(ROOT / "examples" / "dse-france.toml")
 SPEC = toolkit.load_spec(DSE)
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 def seeded(path: Path) -> Ledger:

@@ -8,19 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, run
 
-from toolkit.cli import main
 from toolkit.sms import analyze
 
 DSE = str(ROOT / "examples" / "dse-france.toml")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_analyze_json_161_chars() -> None:
