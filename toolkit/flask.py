@@ -5,7 +5,7 @@
 
 Templates then call ``consent_checkboxes()``, ``collection_notice("short")`` and
 ``sms_footer()`` in the request's locale (``?lang=``, then ``Accept-Language``), and a view calls
-``current_optin().record_consent(request.form)`` to write one ledger event per ticked box with
+``record_consent(request.form)`` to write one ledger event per ticked box with
 the versions that were rendered. Config keys: ``OPTIN_SPEC`` (path, when no spec is given),
 ``OPTIN_DATABASE_URL`` (default ``sqlite:///<instance>/optin.db``).
 """
@@ -194,8 +194,3 @@ def record_consent(
         return ledger.append(prepared)
     except ToolkitError as exc:
         raise ConsentFormError(str(exc)) from None
-
-
-def current_optin() -> OptInState:
-    """Alias of ``state()`` for application code."""
-    return state()
