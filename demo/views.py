@@ -22,13 +22,13 @@ from flask import (
     url_for,
 )
 
-from toolkit.context import build_context
 from toolkit.csvio import CsvError, read_csv
 from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
 from toolkit.i18n import translations
 from toolkit.proof import LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
+from toolkit.render import notice_context
 from toolkit.sms import SmsError, gsm_safe, parse_reply, preview, spec_keywords
 
 public = Blueprint("public", __name__)
@@ -206,7 +206,7 @@ def sms_inbound() -> Response:
             abort(400, str(exc))
         return _twiml(_("You will no longer receive SMS from %(name)s.", name=name))
     if reply.kind == "help":
-        sms = build_context(spec, locale).sms
+        sms = notice_context(spec, locale).sms
         return _twiml(
             _(
                 "%(name)s (contact: %(email)s). To stop our SMS: %(opt_out)s",

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
-from .context import build_context
+from .context import NoticeContext, build_context
 from .errors import ArtefactError
 from .i18n import negotiate
 from .spec import Spec
@@ -232,6 +232,16 @@ def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Render
     return Rendered("sms-footer", variables["locale"], text, content_version(text), html)
 
 
+def notice_context(spec: Spec, locale: str) -> NoticeContext:
+    """The template context of ``spec`` in ``locale`` (negotiated), built once per spec."""
+    locale = negotiate(locale, spec.locales)
+    memo = _memo_of(spec)
+    context = memo.get(("context", locale))
+    if context is None:
+        context = memo[("context", locale)] = build_context(spec, locale)
+    return context
+
+
 def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = False) -> Rendered:
     """Render one artefact of a validated spec in a locale (``fr_CA`` falls back to ``fr``).
 
@@ -249,10 +259,7 @@ def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = Fals
     memo = _memo_of(spec)
     if key in memo:
         return memo[key]  # type: ignore[no-any-return]
-    context = memo.get(("context", locale))
-    if context is None:
-        context = memo[("context", locale)] = build_context(spec, locale)
-    variables = context.as_dict()
+    variables = notice_context(spec, locale).as_dict()
     if artefact == "checkbox":
         result = _render_checkbox(spec, variables)
     elif artefact == "sms-footer":

@@ -12,9 +12,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..context import build_context
 from ..i18n import translations
-from ..render import ENVIRONMENT
+from ..render import ENVIRONMENT, notice_context
 from .ledger import Ledger
 from .records import LedgerError
 
@@ -27,7 +26,7 @@ def receipt(ledger: Ledger, event_id: str) -> dict[str, Any]:
     if spec is None:
         raise LedgerError("receipts need the ledger's spec: Ledger(url, spec=...)")
     item = ledger.event(event_id)
-    context = build_context(spec, item.locale)
+    context = notice_context(spec, item.locale)
     purpose = next((p for p in context.purposes if p.id == item.purpose), None)
     if purpose is None:
         raise LedgerError(f"record {event_id}: purpose {item.purpose!r} is not in the spec")

@@ -12,8 +12,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from ..context import build_context
-from ..render import render
+from ..render import notice_context, render
 from ..spec import Spec
 from .rewrite import Change, gsm_safe
 from .segments import UCS2, SmsAnalysis, SmsError, analyze
@@ -106,7 +105,7 @@ def preview(
             )
     message = f"{body}{SEPARATOR}{footer}"
     analysis = analyze(message)
-    sms_view = build_context(spec, rendered.locale).sms
+    sms_view = notice_context(spec, rendered.locale).sms
     assert sms_view is not None
     opt_out = sms_view.opt_out
     warnings += _content_warnings(spec, body, footer, opt_out)
