@@ -46,7 +46,7 @@ def rates(fns: list[Callable[[], object]], seconds: float, rounds: int = 7) -> l
 def raw_jinja(locale: str, spec: toolkit.Spec) -> Callable[[], object]:
     """Plain Jinja2: same template sources, inline (DictLoader), context prepared once."""
     templates = ROOT / "templates"
-    sources = {p.name: p.read_text(encoding="utf-8") for p in templates.iterdir()}
+    sources = {p.name: p.read_text(encoding="utf-8") for p in templates.iterdir() if p.is_file()}
     env = jinja2.Environment(
         loader=jinja2.DictLoader(sources),
         autoescape=True,
