@@ -281,6 +281,71 @@ def test_threads_and_processes_append_without_forking_the_chain(ledger_url: str)
     assert len(ids) == len(set(ids))
 
 
+def test_a_group_commit_fails_only_the_faulty_batch(ledger_url: str) -> None:
+    """Callers queued behind a write share one transaction; a batch that names a text nobody
+    stored, or that the database refuses (a duplicate id), fails alone and writes nothing."""
+    book = Ledger(ledger_url, spec=SPEC)
+    replayed = book.record("+33611111111", "sms_offers", "opposition", method="api", locale="fr")
+    unknown = {"checkbox": "sha256:" + "0" * 64}
+    batches = {
+        "good-1": [
+            book.prepare(
+                "+33622222222",
+                "sms_offers",
+                "grant",
+                method="web-form",
+                versions=shown(),
+                locale="fr",
+            )
+        ],
+        "no-text": [
+            book.prepare("+33633333333", "sms_offers", "opposition", method="api", locale="fr"),
+            book.prepare(
+                "+33633333333",
+                "sms_offers",
+                "grant",
+                method="web-form",
+                versions=unknown,
+                locale="fr",
+            ),
+        ],
+        "duplicate": [replayed],
+        "good-2": [
+            book.prepare("+33644444444", "sms_offers", "opposition", method="api", locale="fr"),
+            book.prepare("+33655555555", "sms_offers", "opposition", method="api", locale="fr"),
+        ],
+    }
+    outcome: dict[str, object] = {}
+
+    def append(name: str) -> None:
+        try:
+            outcome[name] = book.append(batches[name])
+        except LedgerError as exc:
+            outcome[name] = exc
+
+    with book._writer:  # hold the write so that every caller queues behind it
+        threads = [threading.Thread(target=append, args=(name,)) for name in batches]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(book._queue) < len(batches) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(book._queue) == len(batches)
+    for thread in threads:
+        thread.join()
+    assert isinstance(outcome["no-text"], LedgerError)
+    assert "no stored text for checkbox=sha256:000" in str(outcome["no-text"])
+    assert isinstance(outcome["duplicate"], LedgerError)
+    assert "refused by the database" in str(outcome["duplicate"])
+    for name in ("good-1", "good-2"):
+        sealed = outcome[name]
+        assert isinstance(sealed, list) and len(sealed) == len(batches[name])
+        assert [book.event(e.id) for e in sealed] == sealed
+    assert book.history("+33633333333") == []  # the faulty batch's good event is not stored
+    assert book.count() == 1 + 1 + 2
+    assert book.verify().ok
+
+
 def test_sigkill_mid_load_loses_nothing_that_was_acknowledged(ledger_url: str) -> None:
     Ledger(ledger_url, spec=SPEC).count()  # schema first
     code = (

@@ -36,6 +36,8 @@ def negotiate(requested: str, available: tuple[str, ...] = SUPPORTED_LOCALES) ->
 
     ``fr_CA`` and ``fr-CA`` fall back to ``fr``; anything else raises ``LocaleError``.
     """
+    if requested in available:  # the common case, without parsing (once per web request)
+        return requested
     wanted = None
     if _LOCALE_TAG.fullmatch(requested):
         try:

@@ -13,8 +13,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +123,17 @@ def _event_row(seq: int, event: ConsentEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(eq=False)
+class _Ticket:
+    """One caller's batch waiting for the group commit, and how it ended."""
+
+    prepared: list[ConsentEvent]
+    words: list[dict[str, str]]
+    done: bool = False
+    sealed: list[ConsentEvent] = field(default_factory=list)
+    error: LedgerError | None = None
+
+
 @dataclass(frozen=True)
 class Decision:
     """May this subject be contacted for this purpose? And why."""
@@ -205,11 +215,12 @@ class Ledger:
             _sqlite_setup(self.engine)
         self._ready = False
         self._stored: set[str] = set()  # versions known to have their text stored (never removed)
-        # SQLite's busy handler sleeps while another connection holds the write lock, up to
-        # 100 ms at a time: threads of one process queue here instead, and wake at once.
-        self._writer: AbstractContextManager[Any] = (
-            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
-        )
+        # Threads of one process queue their appends here and one of them writes them all
+        # (group commit, see _append); this also keeps them out of SQLite's busy handler,
+        # which sleeps up to 100 ms at a time while another connection holds the write lock.
+        self._writer = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Ticket] = []
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -363,60 +374,114 @@ class Ledger:
     def _append(
         self, prepared: list[ConsentEvent], words: list[dict[str, str]] | None = None
     ) -> list[ConsentEvent]:
-        """Chain and insert events (and texts) in one transaction under the writer lock."""
+        """Chain and insert events (and texts) in one transaction: all of them, or none.
+
+        Group commit: callers queue their events; whoever takes the writer lock writes every
+        queued batch in one transaction and one durable commit, so concurrent sign-ups share a
+        disk sync instead of waiting for one each. Each batch still succeeds or fails alone.
+        """
         self._ensure()
+        ticket = _Ticket(prepared, words or [])
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._writer:
+            if not ticket.done:
+                with self._queue_lock:
+                    tickets, self._queue = self._queue, []
+                self._write(tickets)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.sealed
+
+    def _write(self, tickets: list[_Ticket]) -> None:
+        """Write queued batches in one transaction (under the writer lock); on a database
+        refusal, write them one by one so only the faulty batch fails. Every ticket leaves
+        with its sealed events or an error, never with neither."""
         try:
-            with self._writer, self.engine.begin() as conn:
-                for word in words or []:
-                    self._store_text(
-                        conn, word["version"], word["artefact"], word["locale"], word["text"]
-                    )
+            known = set(self._stored)
+            with self.engine.begin() as conn:
                 head = conn.execute(_LOCK_HEAD).one()
                 prev, seq, count = head.hash, head.seq, head.records
-                rows, done = [], []
-                known = set(self._stored)
-                for item in prepared:
-                    if set(item.versions.values()) - known:
-                        known |= self._check_texts(conn, item)
-                    sealed = replace(item, prev_hash=prev)
-                    sealed = replace(sealed, hash=sealed.computed_hash())
-                    seq += 1
-                    count += 1
-                    rows.append(_event_row(seq, sealed))
-                    prev = sealed.hash
-                    done.append(sealed)
-                conn.execute(insert(events_table), rows)
-                conn.execute(_MOVE_HEAD, {"seq": seq, "records": count, "hash": prev})
+                rows: list[dict[str, Any]] = []
+                for ticket in tickets:
+                    ticket.sealed, ticket.error = [], None
+                    try:
+                        known |= self._store_ticket_texts(conn, ticket, known)
+                    except LedgerError as exc:
+                        ticket.error = exc
+                        continue
+                    for item in ticket.prepared:
+                        sealed = replace(item, prev_hash=prev)
+                        sealed = replace(sealed, hash=sealed.computed_hash())
+                        seq += 1
+                        count += 1
+                        rows.append(_event_row(seq, sealed))
+                        prev = sealed.hash
+                        ticket.sealed.append(sealed)
+                if rows:
+                    conn.execute(insert(events_table), rows)
+                    conn.execute(_MOVE_HEAD, {"seq": seq, "records": count, "hash": prev})
             self._stored |= known
-        except IntegrityError as exc:
-            raise LedgerError(f"record refused by the database: {exc.orig}") from None
-        except OperationalError as exc:
-            raise LedgerError(f"cannot write to the ledger database: {exc.orig}") from None
-        return done
+            for ticket in tickets:
+                ticket.done = True
+        except (IntegrityError, OperationalError) as exc:
+            if len(tickets) > 1:
+                for ticket in tickets:
+                    self._write([ticket])
+                return
+            what = (
+                "record refused by the database"
+                if isinstance(exc, IntegrityError)
+                else "cannot write to the ledger database"
+            )
+            tickets[0].error = LedgerError(f"{what}: {exc.orig}")
+        finally:
+            for ticket in tickets:
+                if not ticket.done:  # an unexpected failure: nothing of this batch is stored
+                    ticket.sealed = []
+                    ticket.error = ticket.error or LedgerError(
+                        "the ledger write failed; nothing was stored"
+                    )
+                    ticket.done = True
 
-    def _check_texts(self, conn: Connection, item: ConsentEvent) -> set[str]:
-        """Make sure every version the event names has its text stored; return them."""
+    def _store_ticket_texts(self, conn: Connection, ticket: _Ticket, known: set[str]) -> set[str]:
+        """Make sure every version a batch names has its text stored, from the batch's own
+        texts, the database or the spec; raise LedgerError, having written nothing, when one
+        has none. Returns the versions now known to be stored."""
+        offered = {w["version"]: w for w in ticket.words}
+        needed = {v for item in ticket.prepared for v in item.versions.values()} | set(offered)
+        unknown = needed - known
+        if not unknown:
+            return set()
         stored = {
             r.version
             for r in conn.execute(
-                select(texts_table.c.version).where(
-                    texts_table.c.version.in_(list(item.versions.values()))
-                )
+                select(texts_table.c.version).where(texts_table.c.version.in_(sorted(unknown)))
             )
         }
-        for rendered in self._texts_from_spec(item.versions, item.locale):
-            if rendered.version not in stored:
-                self._store_text(
-                    conn, rendered.version, rendered.artefact, rendered.locale, rendered.text
+        new: dict[str, tuple[str, str, str]] = {
+            v: (w["artefact"], w["locale"], w["text"])
+            for v, w in offered.items()
+            if v not in stored
+        }
+        for item in ticket.prepared:
+            for rendered in self._texts_from_spec(item.versions, item.locale):
+                if rendered.version not in stored:
+                    new[rendered.version] = (rendered.artefact, rendered.locale, rendered.text)
+        for item in ticket.prepared:
+            missing = [
+                f"{k}={v}"
+                for k, v in item.versions.items()
+                if v not in known and v not in stored and v not in new
+            ]
+            if missing:
+                raise LedgerError(
+                    "no stored text for " + ", ".join(missing) + ": the ledger only records "
+                    "versions whose words it keeps (call Ledger.remember(rendered) first)"
                 )
-                stored.add(rendered.version)
-        missing = [f"{k}={v}" for k, v in item.versions.items() if v not in stored]
-        if missing:
-            raise LedgerError(
-                "no stored text for " + ", ".join(missing) + ": the ledger only records "
-                "versions whose words it keeps (call Ledger.remember(rendered) first)"
-            )
-        return stored
+        for version, (artefact, locale, text) in new.items():
+            self._store_text(conn, version, artefact, locale, text)
+        return stored | set(new)
 
     # --- reading ---------------------------------------------------------------------------
 
