@@ -346,6 +346,39 @@ def test_a_group_commit_fails_only_the_faulty_batch(ledger_url: str) -> None:
     assert book.verify().ok
 
 
+def test_a_failed_group_commit_leaves_nobody_waiting(ledger_url: str) -> None:
+    """When the leader's write breaks, every queued caller gets an error, and the next
+    append fails the same way instead of hanging."""
+    book = Ledger(ledger_url, spec=SPEC)
+    book.record("+33611111111", "sms_offers", "opposition", method="api", locale="fr")
+    raw(ledger_url, "DELETE FROM optin_head")
+    errors: list[LedgerError] = []
+
+    def append(n: int) -> None:
+        try:
+            book.record(f"+3362222222{n}", "sms_offers", "opposition", method="api", locale="fr")
+        except LedgerError as exc:
+            errors.append(exc)
+
+    with book._writer:
+        threads = [threading.Thread(target=append, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(book._queue) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(errors) == 3
+    assert any("lost its chain head" in str(exc) for exc in errors)
+    late = threading.Thread(target=append, args=(9,))
+    late.start()
+    late.join(timeout=30)
+    assert not late.is_alive() and len(errors) == 4
+    assert book.count() == 1
+
+
 def test_sigkill_mid_load_loses_nothing_that_was_acknowledged(ledger_url: str) -> None:
     Ledger(ledger_url, spec=SPEC).count()  # schema first
     code = (

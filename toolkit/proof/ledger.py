@@ -13,6 +13,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     create_engine,
     event,
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -97,13 +96,25 @@ head_table = Table(
 
 _UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
-# Statements built once: appends run them thousands of times a second.
-_LOCK_HEAD = select(head_table).where(head_table.c.id == 1).with_for_update()
-_MOVE_HEAD = (
-    update(head_table)
-    .where(head_table.c.id == 1)
-    .values(seq=bindparam("seq"), records=bindparam("records"), hash=bindparam("hash"))
+# The append path runs thousands of times a second: it speaks to the driver directly, with
+# these statements (":name" placeholders, rewritten for psycopg by _driver_sql).
+_EVENT_COLUMNS = tuple(column.name for column in events_table.columns)
+_SQL_HEAD = "SELECT seq, records, hash FROM optin_head WHERE id = 1"
+_SQL_INSERT_EVENT = (  # built from the table's own column names
+    f"INSERT INTO optin_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)})"
 )
+_SQL_MOVE_HEAD = "UPDATE optin_head SET seq = :seq, records = :records, hash = :hash WHERE id = 1"
+_SQL_INSERT_TEXT = (
+    "INSERT INTO optin_texts (version, artefact, locale, text) "
+    "VALUES (:version, :artefact, :locale, :text)"
+)
+
+
+def _driver_sql(dialect: str, sql: str) -> str:
+    """``:name`` placeholders in the driver's style: sqlite3 takes them as they are,
+    psycopg wants ``%(name)s``."""
+    return sql if dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
 def _event_row(seq: int, event: ConsentEvent) -> dict[str, Any]:
@@ -123,12 +134,19 @@ def _event_row(seq: int, event: ConsentEvent) -> dict[str, Any]:
     }
 
 
+def _closed_gate() -> threading.Lock:
+    gate = threading.Lock()
+    gate.acquire()
+    return gate
+
+
 @dataclass(eq=False)
 class _Ticket:
     """One caller's batch waiting for the group commit, and how it ended."""
 
     prepared: list[ConsentEvent]
     words: list[dict[str, str]]
+    gate: threading.Lock = field(default_factory=_closed_gate)  # opened by the leader
     done: bool = False
     sealed: list[ConsentEvent] = field(default_factory=list)
     error: LedgerError | None = None
@@ -213,14 +231,22 @@ class Ledger:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             _sqlite_setup(self.engine)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._sql = {
+            "head": _SQL_HEAD if self._sqlite else _SQL_HEAD + " FOR UPDATE",
+            "insert_event": _driver_sql(self.engine.dialect.name, _SQL_INSERT_EVENT),
+            "move_head": _driver_sql(self.engine.dialect.name, _SQL_MOVE_HEAD),
+            "insert_text": _driver_sql(self.engine.dialect.name, _SQL_INSERT_TEXT),
+        }
         self._ready = False
         self._stored: set[str] = set()  # versions known to have their text stored (never removed)
-        # Threads of one process queue their appends here and one of them writes them all
-        # (group commit, see _append); this also keeps them out of SQLite's busy handler,
+        # Threads of one process queue their appends and one of them, the leader, writes them
+        # all (group commit, see _append); this also keeps them out of SQLite's busy handler,
         # which sleeps up to 100 ms at a time while another connection holds the write lock.
-        self._writer = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # guards _queue and _writing
         self._queue: list[_Ticket] = []
+        self._writing = False  # a leader is at work: newcomers wait for it
+        self._writer = threading.Lock()  # held while a batch is written
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -254,27 +280,14 @@ class Ledger:
 
     def remember(self, rendered: Rendered) -> str:
         """Store the exact text behind a version (once); return the version."""
-        self._ensure()
-        with self.engine.begin() as conn:
-            self._store_text(
-                conn, rendered.version, rendered.artefact, rendered.locale, rendered.text
-            )
+        text = {
+            "version": rendered.version,
+            "artefact": rendered.artefact,
+            "locale": rendered.locale,
+            "text": rendered.text,
+        }
+        self._append([], [text])
         return rendered.version
-
-    def _store_text(
-        self, conn: Connection, version: str, artefact: str, locale: str, text: str
-    ) -> None:
-        if content_version(text) != version:
-            raise LedgerError(f"text does not match its version {version}")
-        found = conn.execute(
-            select(texts_table.c.version).where(texts_table.c.version == version)
-        ).first()
-        if found is None:
-            conn.execute(
-                insert(texts_table).values(
-                    version=version, artefact=artefact, locale=locale, text=text
-                )
-            )
 
     def _texts_from_spec(self, versions: Mapping[str, str], locale: str) -> list[Rendered]:
         if self.spec is None:
@@ -376,19 +389,35 @@ class Ledger:
     ) -> list[ConsentEvent]:
         """Chain and insert events (and texts) in one transaction: all of them, or none.
 
-        Group commit: callers queue their events; whoever takes the writer lock writes every
-        queued batch in one transaction and one durable commit, so concurrent sign-ups share a
-        disk sync instead of waiting for one each. Each batch still succeeds or fails alone.
+        Group commit: callers queue their events; the first, the leader, writes every queued
+        batch in one transaction and one durable commit, so concurrent sign-ups share a disk
+        sync instead of waiting for one each; each waiting caller is woken once, when its
+        batch is written or when it is its turn to lead. Each batch succeeds or fails alone.
         """
         self._ensure()
         ticket = _Ticket(prepared, words or [])
         with self._queue_lock:
             self._queue.append(ticket)
-        with self._writer:
-            if not ticket.done:
+            leader = not self._writing
+            self._writing = True
+        if not leader:
+            ticket.gate.acquire()  # until a leader has written this batch, or hands over
+        if not ticket.done:  # this caller leads: write everything queued so far
+            tickets: list[_Ticket] = []
+            try:
+                with self._writer:
+                    with self._queue_lock:
+                        tickets, self._queue = self._queue, []
+                    self._write(tickets)
+            finally:  # whatever happened, nobody is left waiting
+                for other in tickets:
+                    if other is not ticket:
+                        other.gate.release()
                 with self._queue_lock:
-                    tickets, self._queue = self._queue, []
-                self._write(tickets)
+                    if self._queue:  # those who queued meanwhile: the first of them leads next
+                        self._queue[0].gate.release()
+                    else:
+                        self._writing = False
         if ticket.error is not None:
             raise ticket.error
         return ticket.sealed
@@ -397,16 +426,24 @@ class Ledger:
         """Write queued batches in one transaction (under the writer lock); on a database
         refusal, write them one by one so only the faulty batch fails. Every ticket leaves
         with its sealed events or an error, never with neither."""
+        dbapi = self.engine.dialect.loaded_dbapi
         try:
             known = set(self._stored)
-            with self.engine.begin() as conn:
-                head = conn.execute(_LOCK_HEAD).one()
-                prev, seq, count = head.hash, head.seq, head.records
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")  # the single writer lock, taken now
+                cursor.execute(self._sql["head"])
+                head = cursor.fetchone()
+                if head is None:
+                    raise LedgerError("the ledger has lost its chain head (optin_head)")
+                seq, count, prev = head
                 rows: list[dict[str, Any]] = []
                 for ticket in tickets:
                     ticket.sealed, ticket.error = [], None
                     try:
-                        known |= self._store_ticket_texts(conn, ticket, known)
+                        known |= self._store_ticket_texts(cursor, ticket, known)
                     except LedgerError as exc:
                         ticket.error = exc
                         continue
@@ -419,22 +456,32 @@ class Ledger:
                         prev = sealed.hash
                         ticket.sealed.append(sealed)
                 if rows:
-                    conn.execute(insert(events_table), rows)
-                    conn.execute(_MOVE_HEAD, {"seq": seq, "records": count, "hash": prev})
+                    cursor.executemany(self._sql["insert_event"], rows)
+                    cursor.execute(
+                        self._sql["move_head"], {"seq": seq, "records": count, "hash": prev}
+                    )
+                raw.commit()
+            except BaseException:
+                with suppress(dbapi.Error):
+                    raw.rollback()
+                raise
+            finally:
+                raw.close()
             self._stored |= known
             for ticket in tickets:
                 ticket.done = True
-        except (IntegrityError, OperationalError) as exc:
+        except (dbapi.IntegrityError, dbapi.OperationalError, SQLAlchemyError) as exc:
             if len(tickets) > 1:
                 for ticket in tickets:
                     self._write([ticket])
                 return
+            refused = isinstance(exc, (dbapi.IntegrityError, IntegrityError))
             what = (
                 "record refused by the database"
-                if isinstance(exc, IntegrityError)
+                if refused
                 else "cannot write to the ledger database"
             )
-            tickets[0].error = LedgerError(f"{what}: {exc.orig}")
+            tickets[0].error = LedgerError(f"{what}: {getattr(exc, 'orig', None) or exc}")
         finally:
             for ticket in tickets:
                 if not ticket.done:  # an unexpected failure: nothing of this batch is stored
@@ -444,30 +491,34 @@ class Ledger:
                     )
                     ticket.done = True
 
-    def _store_ticket_texts(self, conn: Connection, ticket: _Ticket, known: set[str]) -> set[str]:
+    def _store_ticket_texts(self, cursor: Any, ticket: _Ticket, known: set[str]) -> set[str]:
         """Make sure every version a batch names has its text stored, from the batch's own
         texts, the database or the spec; raise LedgerError, having written nothing, when one
         has none. Returns the versions now known to be stored."""
         offered = {w["version"]: w for w in ticket.words}
         needed = {v for item in ticket.prepared for v in item.versions.values()} | set(offered)
-        unknown = needed - known
+        unknown = sorted(needed - known)
         if not unknown:
             return set()
-        stored = {
-            r.version
-            for r in conn.execute(
-                select(texts_table.c.version).where(texts_table.c.version.in_(sorted(unknown)))
-            )
-        }
-        new: dict[str, tuple[str, str, str]] = {
-            v: (w["artefact"], w["locale"], w["text"])
-            for v, w in offered.items()
-            if v not in stored
-        }
+        marks = ", ".join(f":v{i}" for i in range(len(unknown)))
+        cursor.execute(
+            _driver_sql(
+                self.engine.dialect.name,
+                f"SELECT version FROM optin_texts WHERE version IN ({marks})",  # noqa: S608
+            ),
+            {f"v{i}": version for i, version in enumerate(unknown)},
+        )
+        stored = {row[0] for row in cursor.fetchall()}
+        new = {v: w for v, w in offered.items() if v not in stored}
         for item in ticket.prepared:
             for rendered in self._texts_from_spec(item.versions, item.locale):
                 if rendered.version not in stored:
-                    new[rendered.version] = (rendered.artefact, rendered.locale, rendered.text)
+                    new[rendered.version] = {
+                        "version": rendered.version,
+                        "artefact": rendered.artefact,
+                        "locale": rendered.locale,
+                        "text": rendered.text,
+                    }
         for item in ticket.prepared:
             missing = [
                 f"{k}={v}"
@@ -479,8 +530,11 @@ class Ledger:
                     "no stored text for " + ", ".join(missing) + ": the ledger only records "
                     "versions whose words it keeps (call Ledger.remember(rendered) first)"
                 )
-        for version, (artefact, locale, text) in new.items():
-            self._store_text(conn, version, artefact, locale, text)
+        for version, text in new.items():
+            if content_version(text["text"]) != version:
+                raise LedgerError(f"text does not match its version {version}")
+        if new:
+            cursor.executemany(self._sql["insert_text"], list(new.values()))
         return stored | set(new)
 
     # --- reading ---------------------------------------------------------------------------
