@@ -498,3 +498,21 @@ def test_the_hash_covers_every_field_but_itself() -> None:
     for name in names:  # changing any field changes the hash
         changed = {**event.body(), name: {"x": "y"} if name in ("versions", "evidence") else "x"}
         assert ConsentEvent(**changed).computed_hash() != event.computed_hash(), name
+
+
+def test_event_ids_are_uuid7_in_time_order() -> None:
+    from uuid import UUID
+
+    from toolkit.proof.records import new_event_id
+
+    before = int(time.time() * 1000)
+    first = new_event_id()
+    time.sleep(0.002)
+    second = new_event_id()
+    after = int(time.time() * 1000)
+    for made in (first, second):
+        value = UUID(made)
+        assert value.version == 7 and value.variant == "specified in RFC 4122"
+        assert before <= value.int >> 80 <= after
+    assert first < second  # a later millisecond sorts later: the id index grows at its end
+    assert len({new_event_id() for _ in range(10_000)}) == 10_000

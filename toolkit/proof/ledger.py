@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -47,6 +46,7 @@ from .records import (
     LedgerError,
     compute_hash,
     minimise_evidence,
+    new_event_id,
     normalise_subject,
     utc_now,
 )
@@ -373,7 +373,7 @@ class Ledger:
         if action == "grant" and not shown:
             raise LedgerError("a grant needs the versions of the checkbox and notice shown")
         return ConsentEvent(
-            id=str(uuid.uuid4()),
+            id=new_event_id(),
             subject=normalise_subject(subject, region),
             purpose=purpose,
             action=action,
