@@ -379,6 +379,21 @@ def test_a_failed_group_commit_leaves_nobody_waiting(ledger_url: str) -> None:
     assert book.count() == 1
 
 
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_appends_survive_a_dropped_database_connection(ledger_url: str) -> None:
+    """The ledger keeps one connection for its appends; when the server drops it (a restart,
+    an idle timeout), the next append reconnects instead of failing."""
+    book = Ledger(ledger_url, spec=SPEC)
+    grant(book)
+    raw(
+        ledger_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    grant(book, "+33699999999")
+    assert book.count() == 2 and book.verify().ok
+
+
 def test_sigkill_mid_load_loses_nothing_that_was_acknowledged(ledger_url: str) -> None:
     Ledger(ledger_url, spec=SPEC).count()  # schema first
     code = (

@@ -247,6 +247,7 @@ class Ledger:
         self._queue: list[_Ticket] = []
         self._writing = False  # a leader is at work: newcomers wait for it
         self._writer = threading.Lock()  # held while a batch is written
+        self._raw: Any = None  # the writer's own DB-API connection (see _writer_connection)
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -274,7 +275,28 @@ class Ledger:
 
     def close(self) -> None:
         """Release the database connections."""
+        with self._writer:
+            self._drop_writer_connection()
         self.engine.dispose()
+
+    def _writer_connection(self) -> Any:
+        """The DB-API connection appends use (under the writer lock): one, kept, so a batch
+        pays no pool checkout."""
+        if self._raw is None:
+            raw = self.engine.raw_connection()
+            raw.detach()  # ours alone from now on; closed by _drop_writer_connection
+            self._raw = raw
+        return self._raw
+
+    def _drop_writer_connection(self) -> None:
+        """Roll back and close the writer's connection (after a failure, or on close); the
+        next append opens a fresh one."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with suppress(Exception):
+                raw.rollback()
+            with suppress(Exception):
+                raw.close()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -422,14 +444,15 @@ class Ledger:
             raise ticket.error
         return ticket.sealed
 
-    def _write(self, tickets: list[_Ticket]) -> None:
+    def _write(self, tickets: list[_Ticket], *, retry: bool = True) -> None:
         """Write queued batches in one transaction (under the writer lock); on a database
         refusal, write them one by one so only the faulty batch fails. Every ticket leaves
         with its sealed events or an error, never with neither."""
         dbapi = self.engine.dialect.loaded_dbapi
+        kept = self._raw is not None
         try:
             known = set(self._stored)
-            raw = self.engine.raw_connection()
+            raw = self._writer_connection()
             try:
                 cursor = raw.cursor()
                 if self._sqlite:
@@ -462,15 +485,16 @@ class Ledger:
                     )
                 raw.commit()
             except BaseException:
-                with suppress(dbapi.Error):
-                    raw.rollback()
+                self._drop_writer_connection()
                 raise
-            finally:
-                raw.close()
             self._stored |= known
             for ticket in tickets:
                 ticket.done = True
         except (dbapi.IntegrityError, dbapi.OperationalError, SQLAlchemyError) as exc:
+            if kept and retry and isinstance(exc, dbapi.OperationalError):
+                # the kept connection may have gone stale (a server restart): once more, fresh
+                self._write(tickets, retry=False)
+                return
             if len(tickets) > 1:
                 for ticket in tickets:
                     self._write([ticket])
