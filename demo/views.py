@@ -51,14 +51,14 @@ def index() -> str:
 @public.post("/")
 def sign_up() -> Any:
     try:
-        if not ticked_purposes(request.form):
-            return render_template(
-                "index.html",
-                notice=_("You ticked no box, so we recorded nothing. Thank you for your visit."),
-            )
         events = record_consent(request.form)
     except ConsentFormError as exc:
         return render_template("index.html", error=str(exc)), 400
+    if not events:
+        return render_template(
+            "index.html",
+            notice=_("You ticked no box, so we recorded nothing. Thank you for your visit."),
+        )
     # Post/Redirect/Get: reloading the receipt page never records the consent twice.
     ids = ",".join(event.id for event in events)
     return redirect(url_for("public.thanks", ids=ids, lang=request_locale()), 303)

@@ -45,6 +45,7 @@ class OptInState:
 
     spec: Spec
     ledger: Ledger
+    consent_purposes: frozenset[str]  # the purposes a form may tick (consent ones)
 
 
 class OptIn:
@@ -65,7 +66,8 @@ class OptIn:
                 f"sqlite:///{Path(app.instance_path) / 'optin.db'}"
             )
             ledger = Ledger(url, spec=spec)
-        app.extensions["optin"] = OptInState(spec, ledger)
+        consent = frozenset(p.id for p in spec.purposes if p.legal_basis == "consent")
+        app.extensions["optin"] = OptInState(spec, ledger, consent)
         app.jinja_env.globals.update(
             consent_checkboxes=consent_checkboxes,
             collection_notice=collection_notice,
@@ -134,7 +136,7 @@ def sms_footer(first_contact: bool = False) -> str:
 
 def ticked_purposes(form: Mapping[str, Any]) -> list[str]:
     """The consent purposes whose ``consent_<purpose>`` box was ticked (unknown ones refused)."""
-    consent_ids = {p.id for p in state().spec.purposes if p.legal_basis == "consent"}
+    consent_ids = state().consent_purposes
     ticked = []
     for key in form:
         if key.startswith("consent_"):
@@ -155,8 +157,9 @@ def record_consent(
     """Record one grant per ticked ``consent_<purpose>`` box, with the versions the form
     carried: the e-mail address for e-mail purposes, the phone number for the others.
     Everything is validated first and written in one transaction: nothing is stored on
-    bad input."""
-    spec, ledger = state().spec, state().ledger
+    bad input. Returns the events written: none when no box was ticked."""
+    optin = state()
+    spec, ledger = optin.spec, optin.ledger
     ticked = ticked_purposes(form)
     locale = str(form.get("optin_locale") or "")
     if locale not in spec.locales:
