@@ -394,6 +394,54 @@ def test_appends_survive_a_dropped_database_connection(ledger_url: str) -> None:
     assert book.count() == 2 and book.verify().ok
 
 
+def test_sqlite_writers_of_other_processes_queue_on_the_lock_file(tmp_path: Path) -> None:
+    """A process that holds the writer lock makes another process's append wait, and the
+    waiting append goes through as soon as the lock is released."""
+    import fcntl
+
+    path = tmp_path / "ledger.db"
+    book = Ledger(path, spec=SPEC)
+    book.count()
+    code = (
+        "import sys; from toolkit.proof import Ledger\n"
+        "Ledger(sys.argv[1]).record('+33612345678', 'sms_offers', 'opposition', method='api', "
+        "locale='fr')\n"
+    )
+    with open(f"{path}-writer.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT)
+        time.sleep(3)
+        assert proc.poll() is None  # still waiting for the lock
+        assert book.count() == 0
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        released = time.monotonic()
+        assert proc.wait(timeout=60) == 0
+    assert time.monotonic() - released < 2  # woken at once, not after a busy-wait back-off
+    assert book.count() == 1 and book.verify().ok
+
+
+def test_a_forked_child_writes_through_its_own_connection(ledger_url: str) -> None:
+    """A ledger opened before a fork (gunicorn --preload) works in parent and child at once
+    without sharing a connection or a lock."""
+    import multiprocessing
+
+    book = Ledger(ledger_url, spec=SPEC)
+    grant(book)  # the parent now holds a connection and, on SQLite, the lock file
+
+    def child() -> None:
+        for i in range(200):
+            book.record(f"+336110{i:05d}", "sms_offers", "opposition", method="api", locale="fr")
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    for i in range(200):
+        book.record(f"+336220{i:05d}", "sms_offers", "opposition", method="api", locale="fr")
+    proc.join(timeout=120)
+    assert proc.exitcode == 0
+    assert book.count() == 1 + 200 + 200
+    assert book.verify().ok
+
+
 def test_sigkill_mid_load_loses_nothing_that_was_acknowledged(ledger_url: str) -> None:
     Ledger(ledger_url, spec=SPEC).count()  # schema first
     code = (

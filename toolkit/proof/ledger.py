@@ -8,11 +8,14 @@ record for a subject and purpose decides. ``verify`` recomputes every hash and t
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -248,6 +251,11 @@ class Ledger:
         self._writing = False  # a leader is at work: newcomers wait for it
         self._writer = threading.Lock()  # held while a batch is written
         self._raw: Any = None  # the writer's own DB-API connection (see _writer_connection)
+        database = self.engine.url.database if self._sqlite else None
+        self._lock_path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self._lock_fd: int | None = None
+        self._lock_closer: weakref.finalize[Any, Any] | None = None
+        _LEDGERS.add(self)
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -255,29 +263,68 @@ class Ledger:
         if self._ready:
             return
         try:
-            _metadata.create_all(self.engine, checkfirst=True)
-            with self.engine.begin() as conn:
-                versions = [r.version for r in conn.execute(select(schema_table.c.version))]
-                if not versions:
-                    conn.execute(insert(schema_table).values(version=1, applied_at=utc_now()))
-                elif max(versions) > SCHEMA_VERSION:
-                    raise LedgerError(
-                        f"the ledger's schema is version {max(versions)}; this toolkit knows "
-                        f"up to {SCHEMA_VERSION}: upgrade optin-toolkit"
-                    )
-                if conn.execute(select(head_table.c.id)).first() is None:
-                    conn.execute(insert(head_table).values(id=1, seq=0, records=0, hash=GENESIS))
+            with self._across_processes():  # SQLite: workers starting together take turns
+                self._create_schema()
         except IntegrityError:
             pass  # another process created the schema at the same moment
         except OperationalError as exc:
             raise LedgerError(f"cannot reach the ledger database: {exc.orig}") from None
+        except OSError as exc:
+            raise LedgerError(f"cannot open the ledger's lock file: {exc}") from None
         self._ready = True
 
+    def _create_schema(self) -> None:
+        _metadata.create_all(self.engine, checkfirst=True)
+        with self.engine.begin() as conn:
+            versions = [r.version for r in conn.execute(select(schema_table.c.version))]
+            if not versions:
+                conn.execute(insert(schema_table).values(version=1, applied_at=utc_now()))
+            elif max(versions) > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"the ledger's schema is version {max(versions)}; this toolkit knows "
+                    f"up to {SCHEMA_VERSION}: upgrade optin-toolkit"
+                )
+            if conn.execute(select(head_table.c.id)).first() is None:
+                conn.execute(insert(head_table).values(id=1, seq=0, records=0, hash=GENESIS))
+
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the lock file)."""
         with self._writer:
             self._drop_writer_connection()
+            if self._lock_closer is not None:
+                self._lock_closer()
+            self._lock_fd = self._lock_closer = None
         self.engine.dispose()
+
+    def _after_fork(self) -> None:
+        """In a child process (gunicorn --preload, multiprocessing): never touch the parent's
+        connections, locks or queue; open its own on first use."""
+        self._queue_lock, self._queue, self._writing = threading.Lock(), [], False
+        self._writer = threading.Lock()
+        if self._raw is not None:
+            _INHERITED.append(self._raw)  # closing it here could disturb the parent's database
+        self._raw = None
+        if self._lock_closer is not None:
+            self._lock_closer()  # the child's copy only: the parent keeps its descriptor
+        self._lock_fd = self._lock_closer = None
+        self.engine.dispose(close=False)
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        """SQLite: one writing process at a time, queued on a kernel file lock next to the
+        database. A waiting process wakes the moment the lock is free, where SQLite's busy
+        handler would sleep up to 100 ms between tries."""
+        if self._lock_path is None:
+            yield
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_closer = weakref.finalize(self, os.close, self._lock_fd)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _writer_connection(self) -> Any:
         """The DB-API connection appends use (under the writer lock): one, kept, so a batch
@@ -427,7 +474,7 @@ class Ledger:
         if not ticket.done:  # this caller leads: write everything queued so far
             tickets: list[_Ticket] = []
             try:
-                with self._writer:
+                with self._writer, self._across_processes():
                     with self._queue_lock:
                         tickets, self._queue = self._queue, []
                     self._write(tickets)
@@ -820,6 +867,18 @@ class Ledger:
         self._ensure()
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(events_table)).scalar_one())
+
+
+_LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
+_INHERITED: list[Any] = []  # connections a forked child inherited: kept, never used or closed
+
+
+def _reset_after_fork() -> None:
+    for ledger in list(_LEDGERS):
+        ledger._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _sqlite_setup(engine: Engine) -> None:
