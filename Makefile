@@ -74,10 +74,11 @@ bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_ledger.py
 	$(BIN)/python benchmarks/bench_capture.py
 
-## Serve the demo on http://127.0.0.1:5000 with waitress (a production WSGI server), SQLite
-## ledger in instance/optin.db; the admin token is printed at start unless OPTIN_ADMIN_TOKEN is set.
+## Serve the demo on http://127.0.0.1:5000 with gunicorn (one worker process per core, 4 threads
+## each; see demo/gunicorn.conf.py), SQLite ledger in instance/optin.db; the admin token is
+## printed at start unless OPTIN_ADMIN_TOKEN is set.
 demo: catalogs
-	$(BIN)/waitress-serve --host 127.0.0.1 --port 5000 --threads 8 --call demo:create_app
+	$(BIN)/gunicorn -c demo/gunicorn.conf.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,11 @@
 """Consent capture under load: the demo's sign-up against a bare Flask + SQLite insert.
 
-Both run on waitress (8 threads) in their own process on loopback; 16 client threads post for
-20 s each (keep-alive connections). The demo's sign-up does everything a real one does: CSRF
-check, locale, form validation, phone normalisation, one hash-chained ledger event with its
-versions and evidence, and the receipt page. The bare endpoint inserts one row into SQLite with
-the same durability (WAL, synchronous=FULL).
+Both are served the same way, as `make demo` serves the demo: gunicorn, one worker process per
+core, 4 threads each (gthread), on loopback; 16 keep-alive connections post for 20 s each. The
+demo's sign-up does everything a real one does: CSRF check, locale, form validation, phone
+normalisation, one hash-chained ledger event with its versions and evidence, and the redirect
+to the receipt. The bare endpoint inserts one row into SQLite with the same durability (WAL,
+synchronous=FULL).
 
 Goals (issue 6): >= 0.5x the bare endpoint's throughput, p99 < 50 ms, every acknowledged
 sign-up in the ledger, chain valid.
@@ -31,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
+WORKERS = os.cpu_count() or 1  # as demo/gunicorn.conf.py
+THREADS = 4
 BARE_APP = """
 import sqlite3, threading
 from flask import Flask, request
@@ -58,33 +61,27 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve(call: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    app: str, env: dict[str, str], cwd: Path, config: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``app`` on gunicorn with the demo's worker and thread counts, on a free loopback port."""
     port = free_port()
-    waitress = Path(sys.executable).with_name("waitress-serve")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    options = ["-b", f"127.0.0.1:{port}", "-w", str(WORKERS), "--threads", str(THREADS)]
     proc = subprocess.Popen(
-        [
-            str(waitress),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--threads",
-            "8",
-            "--call",
-            call,
-        ],
+        [str(gunicorn), *(["-c", str(config)] if config else []), *options, "-k", "gthread", app],
         cwd=cwd,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc, port
         except OSError:
             time.sleep(0.1)
-    raise SystemExit(f"{call} did not start")
+    raise SystemExit(f"{app} did not start")
 
 
 def load(port: int, seconds: float, demo: bool) -> tuple[int, list[float], list[str]]:
@@ -234,7 +231,7 @@ def main() -> int:
         (work / "bare_app.py").write_text(
             f"PATH = {str(work / 'bare.db')!r}\n" + BARE_APP, encoding="utf-8"
         )
-        bare, port = serve("bare_app:create_app", {}, work)
+        bare, port = serve("bare_app:create_app()", {}, work)
         try:
             if use_wrk:
                 bare_rate, bare_p99, _, _ = wrk_load(
@@ -248,7 +245,7 @@ def main() -> int:
             bare.wait()
         db = work / "demo.db"
         env = {"OPTIN_DATABASE_URL": f"sqlite:///{db}", "OPTIN_ADMIN_TOKEN": "bench"}
-        demo, port = serve("demo:create_app", env, ROOT)
+        demo, port = serve("demo:create_app()", env, ROOT, ROOT / "demo" / "gunicorn.conf.py")
         try:
             if use_wrk:
                 base, headers = demo_session(port)
@@ -269,7 +266,7 @@ def main() -> int:
         check = book.verify()
     print(
         f"load generator: {'wrk' if use_wrk else 'Python threads'}, {CLIENTS} connections, "
-        f"{args.seconds:.0f} s each"
+        f"{args.seconds:.0f} s each; gunicorn, {WORKERS} workers x {THREADS} threads"
     )
     print(f"bare Flask + SQLite insert: {bare_rate:,.0f} req/s, p99 {bare_p99:.1f} ms")
     print(

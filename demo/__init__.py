@@ -2,7 +2,7 @@
 
 ``create_app(config=None)`` builds it: sign-up with the spec's checkboxes and proof, receipts,
 withdrawal, the STOP webhook, the marketers' SMS preview, the legal PDF and an admin page.
-Serve it with ``make demo`` (waitress on http://127.0.0.1:5000).
+Serve it with ``make demo`` (gunicorn on http://127.0.0.1:5000, see ``demo/gunicorn.conf.py``).
 """
 
 from __future__ import annotations

@@ -84,9 +84,13 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 
 def _pg_bin() -> Path:
@@ -177,3 +181,57 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
     return f"{server}/{name}"
+
+
+@contextmanager
+def demo_server(
+    database_url: str, env: dict[str, str | None] | None = None
+) -> Iterator[tuple[str, Callable[[], str]]]:
+    """The demo as ``make demo`` serves it: gunicorn with demo/gunicorn.conf.py, two workers,
+    on a free loopback port (``env``: OPTIN_* settings, None to leave one unset). Yields its
+    address and a function returning its output so far."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+    settings: dict[str, str | None] = {
+        "OPTIN_DATABASE_URL": database_url,
+        "OPTIN_WORKERS": "2",
+        "OPTIN_ADMIN_TOKEN": "test-token",
+        **(env or {}),
+    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            str(ROOT / "demo" / "gunicorn.conf.py"),
+            "-b",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env={**environ, **{k: v for k, v in settings.items() if v is not None}},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def output() -> str:
+        log.flush()
+        return Path(log.name).read_text(encoding="utf-8")
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"the demo server stopped:\n{output()}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"the demo server did not answer:\n{output()}"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", output
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

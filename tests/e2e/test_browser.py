@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from conftest import demo_server
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-from waitress.server import create_server
 
-from demo import create_app
+from toolkit.proof import Ledger
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -27,19 +25,14 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
-    """The demo on the real WSGI server, on a free loopback port."""
-    folder = tmp_path_factory.mktemp("e2e")
-    app = create_app(
-        {"OPTIN_DATABASE_URL": f"sqlite:///{folder / 'optin.db'}", "OPTIN_ADMIN_TOKEN": "e2e-token"}
-    )
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}", app
-    finally:
-        server.close()
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ledger]]:
+    """The demo as ``make demo`` serves it (gunicorn, its config, two workers), on a free
+    loopback port; and the ledger it writes to."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'optin.db'}"
+    with demo_server(url) as (base, _output):
+        book = Ledger(url)
+        yield base, book
+        book.close()
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +71,9 @@ def csp_violations(page: Page) -> list[str]:
 
 
 def test_sign_up_in_the_browser_records_what_was_shown(
-    served: tuple[str, Flask], page: Page
+    served: tuple[str, Ledger], page: Page
 ) -> None:
-    base, app = served
+    base, book = served
     page.goto(f"{base}/?lang=fr")
     boxes = page.locator("input[type=checkbox]")
     assert boxes.count() == 1
@@ -97,7 +90,7 @@ def test_sign_up_in_the_browser_records_what_was_shown(
     page.get_by_label("J'accepte de recevoir par SMS").check()
     page.get_by_role("button", name="Envoyer").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Merci")
-    events = list(app.extensions["optin"].ledger.events())
+    events = list(book.events())
     assert len(events) == 1
     assert events[0].versions == {
         "checkbox": shown["optin_version_checkbox"],
@@ -113,7 +106,7 @@ def test_sign_up_in_the_browser_records_what_was_shown(
     assert csp_violations(page) == []
 
 
-def test_preview_updates_as_the_marketer_types(served: tuple[str, Flask], page: Page) -> None:
+def test_preview_updates_as_the_marketer_types(served: tuple[str, Ledger], page: Page) -> None:
     base, _app = served
     page.goto(f"{base}/preview?lang=fr")
     page.fill("#body", "Votre diagnostic vous attend")
@@ -130,7 +123,7 @@ def test_preview_updates_as_the_marketer_types(served: tuple[str, Flask], page: 
 
 
 def test_csp_blocks_inline_script_and_the_check_sees_it(
-    served: tuple[str, Flask], page: Page
+    served: tuple[str, Ledger], page: Page
 ) -> None:
     base, _app = served
     page.goto(f"{base}/?lang=en")
