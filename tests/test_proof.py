@@ -420,6 +420,48 @@ def test_sqlite_writers_of_other_processes_queue_on_the_lock_file(tmp_path: Path
     assert book.count() == 1 and book.verify().ok
 
 
+def test_a_lock_file_failure_fails_every_queued_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the writer cannot take the lock file, every caller queued behind it gets a clear
+    error (none is told its events were stored), and the ledger works again afterwards."""
+    import fcntl
+
+    book = Ledger(tmp_path / "ledger.db", spec=SPEC)
+    book.count()
+    outcome: list[object] = []
+
+    def append(n: int) -> None:
+        try:
+            outcome.append(
+                book.record(
+                    f"+3362222222{n}", "sms_offers", "opposition", method="api", locale="fr"
+                )
+            )
+        except LedgerError as exc:
+            outcome.append(exc)
+
+    def refuse(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with book._writer:
+        threads = [threading.Thread(target=append, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(book._queue) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(outcome) == 3
+    assert all(isinstance(o, LedgerError) and "cannot lock" in str(o) for o in outcome), outcome
+    monkeypatch.undo()
+    append(9)
+    assert book.count() == 1 and book.verify().ok
+
+
 def test_a_forked_child_writes_through_its_own_connection(ledger_url: str) -> None:
     """A ledger opened before a fork (gunicorn --preload) works in parent and child at once
     without sharing a connection or a lock."""

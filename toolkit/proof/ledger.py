@@ -318,7 +318,8 @@ class Ledger:
             yield
             return
         if self._lock_fd is None:
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            # read-only is enough for flock: whoever may read the database may queue to write
+            self._lock_fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
             self._lock_closer = weakref.finalize(self, os.close, self._lock_fd)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
@@ -474,10 +475,16 @@ class Ledger:
         if not ticket.done:  # this caller leads: write everything queued so far
             tickets: list[_Ticket] = []
             try:
-                with self._writer, self._across_processes():
+                with self._writer:
                     with self._queue_lock:
                         tickets, self._queue = self._queue, []
-                    self._write(tickets)
+                    try:
+                        with self._across_processes():
+                            self._write(tickets)
+                    except OSError as exc:  # the lock file: nothing of these batches is stored
+                        failed = LedgerError(f"cannot lock the ledger for writing: {exc}")
+                        for taken in tickets:
+                            taken.sealed, taken.error, taken.done = [], failed, True
             finally:  # whatever happened, nobody is left waiting
                 for other in tickets:
                     if other is not ticket:
