@@ -68,6 +68,7 @@ def serve(
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     options = ["-b", f"127.0.0.1:{port}", "-w", str(WORKERS), "--threads", str(THREADS)]
+    options.append("--no-control-socket")
     proc = subprocess.Popen(
         [str(gunicorn), *(["-c", str(config)] if config else []), *options, "-k", "gthread", app],
         cwd=cwd,

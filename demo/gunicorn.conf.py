@@ -19,3 +19,4 @@ worker_class = "gthread"
 threads = 4
 wsgi_app = "demo:create_app()"
 preload_app = True
+control_socket_disable = True  # no runtime control socket in $HOME: nothing here needs one
