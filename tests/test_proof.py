@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,22 @@ def raw(url: str, sql: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(sql))
     engine.dispose()
+
+
+def queued_behind_the_writer(book: Ledger, calls: list[Callable[[], None]]) -> None:
+    """Run each call in its own thread while the test holds the ledger's writer, so that all
+    of them queue and one leader writes their batches together; wait for every one."""
+    with book._writer:
+        threads = [threading.Thread(target=call) for call in calls]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(book._queue) < len(calls) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(book._queue) == len(calls)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
 
 
 def test_grant_withdraw_opposition_latest_wins(ledger_url: str) -> None:
@@ -323,16 +341,7 @@ def test_a_group_commit_fails_only_the_faulty_batch(ledger_url: str) -> None:
         except LedgerError as exc:
             outcome[name] = exc
 
-    with book._writer:  # hold the write so that every caller queues behind it
-        threads = [threading.Thread(target=append, args=(name,)) for name in batches]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(book._queue) < len(batches) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert len(book._queue) == len(batches)
-    for thread in threads:
-        thread.join()
+    queued_behind_the_writer(book, [partial(append, name) for name in batches])
     assert isinstance(outcome["no-text"], LedgerError)
     assert "no stored text for checkbox=sha256:000" in str(outcome["no-text"])
     assert isinstance(outcome["duplicate"], LedgerError)
@@ -360,16 +369,7 @@ def test_a_failed_group_commit_leaves_nobody_waiting(ledger_url: str) -> None:
         except LedgerError as exc:
             errors.append(exc)
 
-    with book._writer:
-        threads = [threading.Thread(target=append, args=(n,)) for n in range(3)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(book._queue) < 3 and time.monotonic() < deadline:
-            time.sleep(0.005)
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
+    queued_behind_the_writer(book, [partial(append, n) for n in range(3)])
     assert len(errors) == 3
     assert any("lost its chain head" in str(exc) for exc in errors)
     late = threading.Thread(target=append, args=(9,))
@@ -445,16 +445,7 @@ def test_a_lock_file_failure_fails_every_queued_batch(
         raise OSError(37, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", refuse)
-    with book._writer:
-        threads = [threading.Thread(target=append, args=(n,)) for n in range(3)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(book._queue) < 3 and time.monotonic() < deadline:
-            time.sleep(0.005)
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
+    queued_behind_the_writer(book, [partial(append, n) for n in range(3)])
     assert len(outcome) == 3
     assert all(isinstance(o, LedgerError) and "cannot lock" in str(o) for o in outcome), outcome
     monkeypatch.undo()
