@@ -3,6 +3,7 @@ receipts, tampering, import/export, concurrency and crashes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -131,6 +132,10 @@ def test_texts_are_kept_once_and_resolve(ledger_url: str) -> None:
         record()
     plain.remember(english)
     record()
+    forged = dataclasses.replace(english, text=english.text + " (and more)")
+    with pytest.raises(LedgerError, match="text does not match its version"):
+        plain.remember(forged)  # even though a text is stored under that version
+    assert plain.text(english.version) == english.text
 
 
 @pytest.mark.parametrize(

@@ -574,6 +574,9 @@ class Ledger:
         texts, the database or the spec; raise LedgerError, having written nothing, when one
         has none. Returns the versions now known to be stored."""
         offered = {w["version"]: w for w in ticket.words}
+        for version, word in offered.items():
+            if content_version(word["text"]) != version:
+                raise LedgerError(f"text does not match its version {version}")
         needed = {v for item in ticket.prepared for v in item.versions.values()} | set(offered)
         unknown = sorted(needed - known)
         if not unknown:
@@ -608,9 +611,6 @@ class Ledger:
                     "no stored text for " + ", ".join(missing) + ": the ledger only records "
                     "versions whose words it keeps (call Ledger.remember(rendered) first)"
                 )
-        for version, text in new.items():
-            if content_version(text["text"]) != version:
-                raise LedgerError(f"text does not match its version {version}")
         if new:
             cursor.executemany(self._sql["insert_text"], list(new.values()))
         return stored | set(new)
