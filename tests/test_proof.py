@@ -617,3 +617,40 @@ def test_event_ids_are_uuid7_in_time_order() -> None:
         assert before <= value.int >> 80 <= after
     assert first < second  # a later millisecond sorts later: the id index grows at its end
     assert len({new_event_id() for _ in range(10_000)}) == 10_000
+
+
+def test_d5_first_appends_from_many_threads_never_deadlock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D5 (code review addendum): threads making their first append on a fresh ledger at once
+    each opened the lock file and unlocked another thread's descriptor, leaving one locked for
+    ever. A slow open() widens the race so that the old code hangs every time."""
+    real_open = os.open
+
+    def slow_open(path: str, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith("-writer.lock"):
+            time.sleep(0.05)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", slow_open)
+    book = Ledger(tmp_path / "fresh.db", spec=SPEC)
+    errors: list[BaseException] = []
+
+    def first_grant(number: str) -> None:
+        try:
+            grant(book, number)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=first_grant, args=(f"+3361234567{i}",), daemon=True)
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads), "appends hung on the lock file"
+    assert errors == []
+    assert book.count() == 4 and book.verify().ok
+    book.close()

@@ -255,6 +255,10 @@ class Ledger:
         self._lock_path = f"{database}-writer.lock" if database and database != ":memory:" else None
         self._lock_fd: int | None = None
         self._lock_closer: weakref.finalize[Any, Any] | None = None
+        # flock belongs to an open file description, which all threads share: this lock makes
+        # the section exclusive between the threads of this process too, and guards the
+        # descriptor's lazy opening (D5: two threads opening it at once hung every writer).
+        self._process_lock = threading.Lock()
         _LEDGERS.add(self)
 
     # --- schema ----------------------------------------------------------------------------
@@ -289,7 +293,7 @@ class Ledger:
 
     def close(self) -> None:
         """Release the database connections (and the lock file)."""
-        with self._writer:
+        with self._writer, self._process_lock:
             self._drop_writer_connection()
             if self._lock_closer is not None:
                 self._lock_closer()
@@ -301,6 +305,7 @@ class Ledger:
         connections, locks or queue; open its own on first use."""
         self._queue_lock, self._queue, self._writing = threading.Lock(), [], False
         self._writer = threading.Lock()
+        self._process_lock = threading.Lock()
         if self._raw is not None:
             _INHERITED.append(self._raw)  # closing it here could disturb the parent's database
         self._raw = None
@@ -311,21 +316,24 @@ class Ledger:
 
     @contextmanager
     def _across_processes(self) -> Iterator[None]:
-        """SQLite: one writing process at a time, queued on a kernel file lock next to the
-        database. A waiting process wakes the moment the lock is free, where SQLite's busy
-        handler would sleep up to 100 ms between tries."""
+        """SQLite: one writer at a time, across processes and threads. Processes queue on a
+        kernel file lock next to the database (a waiting process wakes the moment it is free,
+        where SQLite's busy handler would sleep up to 100 ms between tries); the threads of
+        this process queue on ``_process_lock`` first, since they share one descriptor."""
         if self._lock_path is None:
             yield
             return
-        if self._lock_fd is None:
-            # read-only is enough for flock: whoever may read the database may queue to write
-            self._lock_fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
-            self._lock_closer = weakref.finalize(self, os.close, self._lock_fd)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        with self._process_lock:
+            if self._lock_fd is None:
+                # read-only is enough for flock: whoever may read the database may queue to write
+                self._lock_fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
+                self._lock_closer = weakref.finalize(self, os.close, self._lock_fd)
+            descriptor = self._lock_fd  # unlock the very descriptor that was locked
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     def _writer_connection(self) -> Any:
         """The DB-API connection appends use (under the writer lock): one, kept, so a batch
