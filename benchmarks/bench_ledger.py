@@ -26,7 +26,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 
 import toolkit
 from toolkit.proof import Ledger
-from toolkit.proof.ledger import _sqlite_setup
+from toolkit.proof.store import _sqlite_setup
 
 APPENDS = 2000
 

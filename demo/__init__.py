@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from toolkit.errors import LedgerUnavailable
 from toolkit.flask import OptIn, request_locale
 from toolkit.i18n import translations
 
@@ -94,6 +95,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if request.path.startswith("/api/"):
             return jsonify({"error": error.description}), code
         return render_template("error.html", code=code, message=error.description), code
+
+    @app.errorhandler(LedgerUnavailable)
+    def ledger_unavailable(error: LedgerUnavailable) -> Any:
+        """An outage is a 503 (carriers and browsers retry), never a 400 blaming the visitor
+        (D9); the reason goes to the log, not to the client."""
+        app.logger.error("ledger unavailable: %s", error)
+        message = translations(request_locale()).gettext(
+            "The consent register cannot be reached right now, so nothing was recorded. "
+            "Please try again in a minute."
+        )
+        headers = {"Retry-After": "30"}
+        if request.path.startswith(("/api/", "/sms/")):
+            return jsonify({"error": message}), 503, headers
+        return render_template("error.html", code=503, message=message), 503, headers
 
     @app.errorhandler(Exception)
     def crash(error: Exception) -> tuple[str, int]:

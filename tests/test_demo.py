@@ -287,3 +287,34 @@ def test_admin_audit_refuses_a_file_that_is_not_utf8(client: FlaskClient) -> Non
     response = audit_upload(client, "phone\n+33612345678\n+3361234567\xe9\n".encode("latin-1"))
     assert response.status_code == 400
     assert "not UTF-8" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_d9_a_ledger_outage_is_a_503_in_the_page_language(ledger_url: str) -> None:
+    """D9: a database outage was answered 400 with the driver's message; it is a 503 with
+    Retry-After, in the page's language, with nothing stored and no internals shown."""
+    import psycopg
+
+    app = create_app(
+        {"OPTIN_DATABASE_URL": ledger_url, "OPTIN_ADMIN_TOKEN": TOKEN, "TESTING": True}
+    )
+    client = app.test_client()
+    assert sign_up(client, lang="de").status_code == 200
+    server, name = ledger_url.replace("+psycopg", "").rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")  # type: ignore[arg-type]
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        try:
+            response = sign_up(client, phone="06 12 34 56 79", lang="de")
+            assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+            page = response.get_data(as_text=True)
+            assert "Einwilligungsregister ist gerade nicht erreichbar" in page
+            assert "127.0.0.1" not in page and "psycopg" not in page.lower()
+            inbound = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "STOP"})
+            assert inbound.status_code == 503  # the carrier retries later
+        finally:
+            admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")  # type: ignore[arg-type]
+    assert ledger(app).count() == 1  # nothing was stored during the outage
+    ledger(app).close()

@@ -47,8 +47,20 @@ def test_verify_status_export(tmp_path: Path) -> None:
     assert code == 0 and out.startswith("allowed: consent given on")
     code, out, _ = run("ledger", "status", "+33612345679", "-p", "sms_offers", "--db", db)
     assert code == 3 and out.startswith("blocked: opposition by SMS on")
-    code, out, _ = run("ledger", "status", "12", "-p", "sms_offers", "--db", db)
-    assert code == 3 and "invalid phone number" in out
+    code, out, err = run("ledger", "status", "12", "-p", "sms_offers", "--db", db)
+    assert code == 1 and "invalid phone number '12'" in err and out == ""  # bad input, not "no"
+    code, out, err = run(
+        "ledger",
+        "status",
+        "+33612345679",
+        "-p",
+        "sms_ofers",
+        "--db",
+        db,
+        "--spec",
+        str(ROOT / "examples" / "dse-france.toml"),
+    )
+    assert code == 1 and "unknown purpose 'sms_ofers'" in err  # D12: a typo is not "blocked"
     code, out, _ = run("ledger", "export", "--db", db)
     assert code == 0 and [json.loads(line)["action"] for line in out.splitlines()] == [
         "grant",
@@ -149,3 +161,14 @@ def test_audit_bad_input(tmp_path: Path) -> None:
     assert code == 1 and "unknown purpose 'spam'" in err
     code, _, err = run("ledger", "verify", "--db", "postgresql://optin@127.0.0.1:1/none")
     assert code == 1 and "cannot reach the ledger database" in err
+
+
+def test_d8_reading_commands_refuse_a_ledger_that_does_not_exist(tmp_path: Path) -> None:
+    """A typo in --db must not create an empty ledger and call it intact."""
+    db = tmp_path / "typo.db"
+    for command in (["ledger", "verify"], ["ledger", "export"]):
+        code, out, err = run(*command, "--db", str(db))
+        assert code == 1 and "no ledger at" in err and out == "", (command, err)
+    code, _out, err = run("ledger", "status", "+33612345678", "-p", "sms_offers", "--db", str(db))
+    assert code == 1 and "no ledger at" in err
+    assert not db.exists() and not Path(f"{db}-writer.lock").exists()

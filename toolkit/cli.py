@@ -340,11 +340,13 @@ DB_OPTION = click.option(
 )
 
 
-def _ledger(db: str, spec_path: str | None = None) -> Ledger:
+def _ledger(db: str, spec_path: str | None = None, *, create: bool = False) -> Ledger:
+    """The ledger at ``db``; only a command that writes may create it (D8: a typo in a path
+    must fail, never report an empty new ledger as intact)."""
     from .proof import Ledger  # SQLAlchemy only for the commands that use the ledger
 
     spec = load_spec(spec_path) if spec_path else None
-    return Ledger(db, spec=spec)
+    return Ledger(db, spec=spec, create=create)
 
 
 @main.group()
@@ -403,7 +405,7 @@ def ledger_status(
 def ledger_import(source: str, db: str, spec_path: str | None) -> None:
     """Append records from a JSONL export elsewhere: verified, re-chained, all or nothing."""
     with _exit_on_error(source), open(source, encoding="utf-8") as handle:
-        count = _ledger(db, spec_path).import_jsonl(handle)
+        count = _ledger(db, spec_path, create=True).import_jsonl(handle)
     click.echo(f"imported {count} records")
 
 

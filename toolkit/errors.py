@@ -1,4 +1,13 @@
-"""One exception hierarchy: every error the toolkit raises on purpose is a ToolkitError."""
+"""One exception hierarchy: every error the toolkit raises on purpose is a ToolkitError.
+
+Two branches, mapped mechanically at the edges (CLI exit 1; web 4xx or 503)::
+
+    ToolkitError
+    ├── bad input (also a ValueError): SpecError, LocaleError, ArtefactError, LedgerError,
+    │   and the SMS, CSV, PDF and form errors defined beside their modules
+    └── LedgerUnavailable: the ledger's database or lock cannot be reached (an outage, not the
+        caller's fault: the web answers 503 so that carriers and browsers retry)
+"""
 
 from __future__ import annotations
 
@@ -38,3 +47,13 @@ class LocaleError(ToolkitError, ValueError):
 
 class ArtefactError(ToolkitError, ValueError):
     """An unknown artefact, or an option that the artefact does not take."""
+
+
+class LedgerError(ToolkitError, ValueError):
+    """A record that cannot be written as asked, or a ledger query that makes no sense."""
+
+
+class LedgerUnavailable(ToolkitError):
+    """The ledger's database, or its lock file, cannot be reached or written: an outage.
+
+    Not a ``ValueError``: code that catches bad input must not swallow an outage (D9)."""

@@ -22,7 +22,7 @@ from flask import Flask, current_app, g, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from .errors import ToolkitError
+from .errors import LedgerUnavailable, ToolkitError
 from .i18n import negotiate
 from .proof import ConsentEvent, Ledger
 from .render import render
@@ -157,7 +157,8 @@ def record_consent(
     """Record one grant per ticked ``consent_<purpose>`` box, with the versions the form
     carried: the e-mail address for e-mail purposes, the phone number for the others.
     Everything is validated first and written in one transaction: nothing is stored on
-    bad input. Returns the events written: none when no box was ticked."""
+    bad input (``ConsentFormError``) or when the ledger is down (``LedgerUnavailable``).
+    Returns the events written: none when no box was ticked."""
     optin = state()
     spec, ledger = optin.spec, optin.ledger
     ticked = ticked_purposes(form)
@@ -195,5 +196,7 @@ def record_consent(
             for purpose in purposes
         ]
         return ledger.append(prepared)
+    except LedgerUnavailable:
+        raise  # an outage, not the visitor's fault: the app answers 503
     except ToolkitError as exc:
         raise ConsentFormError(str(exc)) from None

@@ -1,12 +1,17 @@
 """Proof of consent: an append-only, hash-chained ledger of grants, withdrawals and oppositions.
 
-``records.py`` says what a record is and how it is hashed; ``ledger.py`` stores and verifies the
-chain (SQLite or PostgreSQL); ``receipt.py`` gives the person a receipt; ``audit.py`` checks a
-contact list against the ledger before anyone is contacted.
+``records`` says what a record is and how it is hashed; ``schema`` and ``store`` keep the chain
+(SQLite or PostgreSQL); ``commit`` serialises writes; ``chain`` seals and verifies; ``decision``
+says who may be contacted; ``ledger`` is the façade over them; ``receipt`` gives the person a
+receipt; ``audit`` checks a contact list before anyone is contacted.
 """
 
-from .ledger import Decision, Ledger, VerifyResult, database_url
-from .records import ACTIONS, METHODS, ConsentEvent, LedgerError, minimise_ip, normalise_subject
+from ..errors import LedgerError, LedgerUnavailable
+from .chain import VerifyResult
+from .decision import Decision, Reason
+from .ledger import Ledger
+from .records import ACTIONS, METHODS, ConsentEvent, minimise_ip, normalise_subject
+from .store import database_url
 
 __all__ = [
     "ACTIONS",
@@ -15,6 +20,8 @@ __all__ = [
     "Decision",
     "Ledger",
     "LedgerError",
+    "LedgerUnavailable",
+    "Reason",
     "VerifyResult",
     "database_url",
     "minimise_ip",

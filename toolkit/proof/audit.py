@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TextIO
 
-from .ledger import Ledger, decide
-from .records import LedgerError, normalise_subject
+from ..errors import LedgerError
+from .decision import decide
+from .ledger import Ledger
+from .records import normalise_subject
 
+INVALID_NUMBER = "invalid-number"  # the reason code of a row whose number cannot be read
 PHONE_COLUMNS = ("phone", "mobile", "msisdn", "telephone", "tel", "number", "to")
 CHUNK = 5000
 
@@ -28,12 +31,12 @@ class AuditSummary:
     total: int = 0
     sendable: int = 0
     blocked: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # blocked rows per reason code
 
     def lines(self) -> list[str]:
         """The summary as text lines."""
         out = [f"{self.total} contacts: {self.sendable} sendable, {self.blocked} blocked"]
-        out += [f"  {count:>8}  {reason}" for reason, count in self.reasons.most_common()]
+        out += [f"  {count:>8}  {code}" for code, count in self.reasons.most_common()]
         return out
 
 
@@ -79,17 +82,19 @@ def run_audit(
         for row, key in zip(chunk, keys, strict=True):
             summary.total += 1
             if key is None:
-                allowed, reason = False, "invalid number"
-            else:
-                action, method, at = latest.get(key) or (None, None, None)
-                allowed, reason = decide(action, method, at, basis)
-            if allowed:
+                summary.blocked += 1
+                summary.reasons[INVALID_NUMBER] += 1
+                write_blocked(row, "invalid number")
+                continue
+            decision = decide(latest.get(key), basis)
+            if decision.allowed:
                 summary.sendable += 1
-                write_sendable(row, reason)
+                write_sendable(row, decision.reason)
             else:
                 summary.blocked += 1
-                summary.reasons[reason.split(" on ")[0]] += 1
-                write_blocked(row, reason)
+                for code in decision.codes:
+                    summary.reasons[code] += 1
+                write_blocked(row, decision.reason)
         if progress is not None:
             progress(summary.total)
     return summary

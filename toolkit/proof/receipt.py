@@ -12,24 +12,21 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..errors import LedgerError
 from ..i18n import translations
 from ..render import ENVIRONMENT, notice_context
-from .ledger import Ledger
-from .records import LedgerError
+from ..spec import Spec
+from .records import ConsentEvent
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
 
 
-def receipt(ledger: Ledger, event_id: str) -> dict[str, Any]:
+def build_receipt(item: ConsentEvent, spec: Spec) -> dict[str, Any]:
     """The Kantara v1.1 receipt of one ledger event, extended with versions and hash."""
-    spec = ledger.spec
-    if spec is None:
-        raise LedgerError("receipts need the ledger's spec: Ledger(url, spec=...)")
-    item = ledger.event(event_id)
     context = notice_context(spec, item.locale)
     purpose = next((p for p in context.purposes if p.id == item.purpose), None)
     if purpose is None:
-        raise LedgerError(f"record {event_id}: purpose {item.purpose!r} is not in the spec")
+        raise LedgerError(f"record {item.id}: purpose {item.purpose!r} is not in the spec")
     ctl = spec.controller
     moment = datetime.fromisoformat(item.at.replace("Z", "+00:00"))
     return {

@@ -18,22 +18,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from ..errors import ToolkitError
+from ..errors import LedgerError
 
-Action = Literal["grant", "withdraw", "opposition"]
-Method = Literal["web-form", "sms-reply", "api", "import"]
 ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
 METHODS: tuple[str, ...] = ("web-form", "sms-reply", "api", "import")
 GENESIS = "sha256:" + "0" * 64  # the prev_hash of the first record
-
-
-class LedgerError(ToolkitError, ValueError):
-    """A record that cannot be written, or a ledger that cannot be used."""
 
 
 _E164 = re.compile(r"\+([1-9]\d{6,14})")

@@ -1,0 +1,145 @@
+"""The chain's rules as pure functions: seal records onto a head, verify a chain, write and
+read an export. No I/O here: the store feeds rows in, so each rule is testable on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from ..errors import LedgerError
+from ..render import content_version
+from .records import GENESIS, ConsentEvent, compute_hash
+from .store import Head, StoredText
+
+_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_TEXT_KEYS = frozenset({"version", "artefact", "locale", "text"})
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of recomputing the chain: ``ok``, or the first broken record and why."""
+
+    ok: bool
+    count: int
+    broken_id: str | None = None
+    reason: str = ""
+
+
+def seal(events: Sequence[ConsentEvent], head: Head) -> tuple[list[tuple[int, ConsentEvent]], Head]:
+    """Chain events after ``head``: each gets the previous hash and its own; returns the
+    rows (seq, event) and the new head."""
+    seq, records, prev = head
+    rows = []
+    for item in events:
+        linked = replace(item, prev_hash=prev)
+        sealed = replace(linked, hash=linked.computed_hash())
+        seq += 1
+        records += 1
+        rows.append((seq, sealed))
+        prev = sealed.hash
+    return rows, Head(seq, records, prev)
+
+
+def verify_chain(
+    head: Head, rows: Iterable[tuple[int, ConsentEvent]], texts: Iterable[StoredText]
+) -> VerifyResult:
+    """Recompute every hash and link up to ``head``; name the first record that does not hold,
+    a chain that ends before its head, or a stored text that no longer matches its version."""
+    prev, count, last_seq = GENESIS, 0, 0
+    for seq, item in rows:
+        count += 1
+        if seq != last_seq + 1:
+            return VerifyResult(
+                False, count, item.id, f"record(s) before this one are missing (seq {last_seq + 1})"
+            )
+        if item.prev_hash != prev:
+            return VerifyResult(
+                False, count, item.id, "prev_hash does not match the record before it"
+            )
+        if item.computed_hash() != item.hash:
+            return VerifyResult(False, count, item.id, "hash does not match the record's content")
+        prev, last_seq = item.hash, seq
+    if head.hash and (head.records != count or head.hash != prev):
+        return VerifyResult(
+            False,
+            count,
+            None,
+            f"the chain ends early: {head.records - count} last record(s) missing",
+        )
+    for text in texts:
+        if content_version(text.text) != text.version:
+            return VerifyResult(
+                False, count, text.version, "stored text does not match its version"
+            )
+    return VerifyResult(True, count)
+
+
+def export_jsonl(events: Iterable[ConsentEvent], texts: Iterable[StoredText] = ()) -> Iterator[str]:
+    """JSON lines: each stored text first (``{"version", "artefact", "locale", "text"}``), so
+    an import elsewhere keeps the words; then every record in chain order."""
+    for text in texts:
+        yield json.dumps(text.as_json(), ensure_ascii=False, sort_keys=True)
+    for item in events:
+        yield json.dumps(item.as_json(), ensure_ascii=False, sort_keys=True)
+
+
+def export_csv(events: Iterable[ConsentEvent]) -> Iterator[str]:
+    """CSV lines, header first; mappings (versions, evidence) as JSON in their cell."""
+    columns = list(ConsentEvent.__dataclass_fields__)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="")
+    writer.writerow(columns)
+    yield buffer.getvalue()
+    for item in events:
+        buffer.seek(0)
+        buffer.truncate()
+        values = item.as_json()
+        writer.writerow(
+            [
+                json.dumps(values[c], sort_keys=True) if isinstance(values[c], dict) else values[c]
+                for c in columns
+            ]
+        )
+        yield buffer.getvalue()
+
+
+def read_export(lines: Iterable[str]) -> tuple[list[StoredText], list[ConsentEvent]]:
+    """Parse a JSON-lines export: its texts (each checked against its version) and its records
+    (each checked against its own hash and its link to the record before). Raises
+    ``LedgerError`` naming the line of the first problem."""
+    texts: list[StoredText] = []
+    records: list[ConsentEvent] = []
+    prev: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if isinstance(data, dict) and set(data) == _TEXT_KEYS:
+                text = StoredText(**{k: str(v) for k, v in data.items()})
+                if content_version(text.text) != text.version:
+                    raise LedgerError(f"line {number}: text does not match its version")
+                texts.append(text)
+                continue
+            origin = ConsentEvent(**data)
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, LedgerError):
+                raise
+            raise LedgerError(f"line {number}: not a consent record: {exc}") from None
+        if not _UTC_MS.fullmatch(str(origin.at)):
+            raise LedgerError(
+                f"line {number}: 'at' must be UTC with milliseconds, like "
+                f"2026-11-30T09:15:02.123Z, got {origin.at!r}"
+            )
+        if compute_hash(origin.body()) != origin.hash:
+            raise LedgerError(f"line {number}: hash does not match the record (forged or altered)")
+        if prev is not None and origin.prev_hash != prev:
+            raise LedgerError(f"line {number}: does not follow the line before it in its chain")
+        prev = origin.hash
+        records.append(origin)
+    return texts, records
