@@ -3,8 +3,8 @@
 Two branches, mapped mechanically at the edges (CLI exit 1; web 4xx or 503)::
 
     ToolkitError
-    ├── bad input (also a ValueError): SpecError, LocaleError, ArtefactError, LedgerError,
-    │   and the SMS, CSV, PDF and form errors defined beside their modules
+    ├── bad input (also a ValueError): SpecError, LocaleError, ArtefactError, RulesError,
+    │   LedgerError, and the SMS, CSV, PDF and form errors defined beside their modules
     └── LedgerUnavailable: the ledger's database or lock cannot be reached (an outage, not the
         caller's fault: the web answers 503 so that carriers and browsers retry)
 """
@@ -47,6 +47,10 @@ class LocaleError(ToolkitError, ValueError):
 
 class ArtefactError(ToolkitError, ValueError):
     """An unknown artefact, or an option that the artefact does not take."""
+
+
+class RulesError(ToolkitError, ValueError):
+    """A rule pack that cannot be read or does not validate, or a market with no rules."""
 
 
 class LedgerError(ToolkitError, ValueError):
