@@ -120,7 +120,6 @@ def test_no_box_ticked_stores_nothing(app: Flask, client: FlaskClient) -> None:
     [
         ({"phone": "12"}, "invalid phone number"),
         ({"consent_spam": "spam"}, "unknown consent purpose"),
-        ({"consent_ad_call": "ad_call"}, "unknown consent purpose"),  # not consent-based
         ({"optin_version_checkbox": "sha256:" + "0" * 64}, "no stored text"),
         ({"optin_locale": "pt"}, "unknown locale"),
         ({"csrf_token": "forged"}, "CSRF"),

@@ -16,14 +16,36 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, build, minimal_data
 from sqlalchemy import create_engine, text
 
 import toolkit
 from toolkit.proof import Ledger, LedgerError, LedgerUnavailable, database_url, minimise_ip
 from toolkit.proof.receipt import receipt_html, receipt_pdf
+from toolkit.spec import Spec
 
 SPEC = toolkit.load_spec(ROOT / "examples" / "dse-france.toml")
+
+
+def postal_spec() -> Spec:
+    """A spec with a purpose the law lets go ahead without consent: letters by post."""
+    data = minimal_data(("fr",))
+    data["purposes"].append(
+        {
+            "id": "letters",
+            "channel": "post",
+            "legal_basis": "legitimate_interests",
+            "retention": "P3Y",
+            "text": {
+                "fr": {
+                    "name": "Offres par courrier",
+                    "description": "Vous écrire au sujet de nos offres.",
+                    "legitimate_interest": "faire connaître nos offres",
+                }
+            },
+        }
+    )
+    return build(data)
 
 
 def shown(locale: str = "fr") -> dict[str, str]:
@@ -96,11 +118,13 @@ def test_grant_withdraw_opposition_latest_wins(ledger_url: str) -> None:
     ]
     assert book.count() == 4  # nothing was updated: every change is a new record
     assert book.verify().ok
-    # A purpose on legitimate interests may go ahead until the person objects.
-    assert book.can_send("+33611111111", "ad_call").allowed
-    book.record("+33611111111", "ad_call", "opposition", method="api", locale="fr")
-    assert not book.can_send("+33611111111", "ad_call").allowed
     book.close()
+    # A purpose on legitimate interests (postal marketing) may go ahead until the person objects.
+    letters = Ledger(ledger_url, spec=postal_spec())
+    assert letters.can_send("+33611111111", "letters").allowed
+    letters.record("+33611111111", "letters", "opposition", method="api", locale="fr")
+    assert not letters.can_send("+33611111111", "letters").allowed
+    letters.close()
 
 
 def test_texts_are_kept_once_and_resolve(ledger_url: str) -> None:

@@ -244,7 +244,38 @@ def test_sms_footer_identity_opt_out_link_and_first_contact(
 
 def test_french_opt_out_convention(examples: dict[str, Spec]) -> None:
     text = render(examples["dse-france"], "sms-footer", "fr").text
-    assert "STOP au 36111 (gratuit)" in text
+    assert "STOP au 36111 (SMS non surtaxé)" in text
+
+
+@pytest.mark.parametrize(
+    ("cost", "words"),
+    [
+        ("free", {"fr": "(gratuit)", "en": "(free)", "de": "(kostenlos)", "es": "(gratis)"}),
+        (
+            "standard-rate",
+            {
+                "fr": "(SMS non surtaxé)",
+                "en": "(standard rate)",
+                "de": "(nur Übermittlungskosten)",
+                "es": "(sin coste adicional)",
+                "it": "(senza sovrapprezzo)",
+            },
+        ),
+    ],
+)
+def test_the_opt_out_cost_is_said_as_it_is(cost: str, words: dict[str, str]) -> None:
+    """L-06, T-10: "free" only when the spec says replying costs nothing; a standard-rate SMS
+    is said to be no more than that; nothing is said when the spec says nothing."""
+    data = minimal_data(LOCALES)
+    data["sms"]["opt_out_cost"] = cost
+    spec = build(data)
+    for locale, expected in words.items():
+        text = render(spec, "sms-footer", locale).text
+        assert expected in text, (locale, text)
+        if cost != "free":
+            assert all(free not in text for free in ("gratuit", "(free)", "kostenlos", "gratis"))
+    silent = render(build(minimal_data(LOCALES)), "sms-footer", "fr").text
+    assert "gratuit" not in silent and "surtaxé" not in silent
 
 
 def test_written_opt_out_is_used_verbatim() -> None:
@@ -426,7 +457,7 @@ def test_unknown_artefact_and_misplaced_option(examples: dict[str, Spec]) -> Non
 
 def test_no_consent_purpose_means_no_checkbox() -> None:
     data: dict[str, Any] = minimal_data()
-    data["purposes"][0]["legal_basis"] = "contract"
+    data["purposes"][0].update(legal_basis="contract", direct_marketing=False)
     with pytest.raises(ArtefactError, match="no consent-based purpose"):
         render(build(data), "checkbox", "fr")
 

@@ -60,7 +60,7 @@ def test_preview_first_contact_done_when() -> None:
         "STOP au 36111",
     ]:
         assert words in message
-    assert "GSM-7, 353 septets, 3 segment(s)" in out
+    assert "GSM-7, 361 septets, 3 segment(s)" in out
     assert "[1] 153 |Votre diagnostic gratuit vous attend⏎Diagnostics" in out
     assert "no warnings" in out
 

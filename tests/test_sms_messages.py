@@ -27,7 +27,7 @@ def test_first_contact_preview_carries_identity_purpose_source_and_stop(
         "Diagnostics Exemple SAS",
         "Offres de diagnostics immobiliers par SMS",
         "petites annonces immobilières",
-        "STOP au 36111 (gratuit)",
+        "STOP au 36111 (SMS non surtaxé)",
     ]:
         assert words in result.message
     assert result.analysis.encoding == GSM7

@@ -201,6 +201,10 @@ def test_authority_defaults_from_country(data: dict[str, Any]) -> None:
         "address": "21 Fitzwilliam Square South, Dublin 2",
         "website": "https://www.dataprotection.ie",
     }
+    # a US controller must also say where its people are: no rule pack covers the US
+    assert any(p.startswith("markets: required") for p in problems(data))
+    data.update(markets=["FR"])
+    data["sms"]["opt_out_country"] = "FR"  # the short code is French
     assert build(data).supervisory_authority.name == "Data Protection Commission"
 
 
@@ -281,3 +285,11 @@ def test_public_api_exports() -> None:
     assert toolkit.load_spec is load_spec
     assert callable(toolkit.render)
     assert toolkit.__version__
+
+
+def test_opt_out_free_is_replaced_with_a_clear_message(data: dict[str, Any]) -> None:
+    data["sms"]["opt_out_free"] = True
+    assert problems(data) == [
+        'sms.opt_out_free: replaced by opt_out_cost = "free" (replying costs nothing) or '
+        '"standard-rate" (a normal, non-premium SMS)'
+    ]

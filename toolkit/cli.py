@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -32,10 +33,11 @@ from .sms import (
     spec_keywords,
 )
 from .sms.batch import REPORT_COLUMNS, run_batch
-from .spec import json_schema, load_spec
+from .spec import check_spec, json_schema, load_spec
 
 if TYPE_CHECKING:
     from .proof import Ledger
+    from .rules import RuleBook
 
 
 def _fail(message: str) -> NoReturn:
@@ -50,6 +52,7 @@ def _exit_on_error(prefix: str) -> Iterator[None]:
         yield
     except SpecError as exc:
         _fail("\n".join(f"{exc.source or prefix}: {p}" for p in exc.problems))
+
     except ToolkitError as exc:
         _fail(f"{prefix}: {exc}")
     except OSError as exc:
@@ -62,21 +65,138 @@ def main() -> None:
     """Render lawful consent checkboxes, notices and SMS footers from one spec file."""
 
 
+def _day(value: str | None, option: str = "--at") -> date | None:
+    """A date given on the command line (bad input: exit 1 naming the option)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: expected a date like 2026-08-10, got {value!r}")
+
+
+def _moment(value: str | None, option: str = "--at") -> datetime | None:
+    """A moment on the command line: an ISO date-time (UTC unless it says otherwise), or a
+    date (its midday, UTC)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(
+            f"{option}: expected a date like 2026-08-10 or a time like 2026-08-10T14:30+02:00, "
+            f"got {value!r}"
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+RULES_OPTION = click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="an extra rule pack (TOML), joined with the shipped ones; repeat for several",
+)
+AT_OPTION = click.option(
+    "--at", "at", metavar="DATE", help="apply the law of this day (default today)"
+)
+
+
+def _book(rule_files: tuple[str, ...]) -> RuleBook:
+    from .rules import book
+
+    with _exit_on_error("--rules"):
+        return book(rule_files)
+
+
 @main.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-def validate(specs: tuple[str, ...]) -> None:
-    """Check spec files; print every problem as FILE: path: message."""
+@AT_OPTION
+@RULES_OPTION
+def validate(specs: tuple[str, ...], at: str | None, rule_files: tuple[str, ...]) -> None:
+    """Check spec files, the channel law of each market included; print every problem as
+    FILE: path: message (and warnings, which do not fail)."""
+    day = _day(at)
+    rule_book = _book(rule_files)
     failed = False
     for path in specs:
         try:
-            load_spec(path)
+            spec = load_spec(path, at=day, book=rule_book)
         except SpecError as exc:
             failed = True
             for problem in exc.problems:
                 click.echo(f"{path}: {problem}", err=True)
         else:
+            for warning in check_spec(spec, at=day, book=rule_book):
+                click.echo(f"{path}: warning: {warning}", err=True)
             click.echo(f"{path}: ok")
     sys.exit(1 if failed else 0)
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """The channel law the toolkit applies: rule packs per market, and what they say of a spec."""
+
+
+@rules_group.command("explain")
+@click.argument("spec_path", metavar="SPEC")
+@AT_OPTION
+@RULES_OPTION
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def rules_explain(
+    spec_path: str, at: str | None, rule_files: tuple[str, ...], as_json: bool
+) -> None:
+    """Per purpose and market: what applies and why, with the sources (exit 1 if unlawful)."""
+    from .explain import explain, report_lines
+
+    day = _day(at) or datetime.now(UTC).date()
+    rule_book = _book(rule_files)
+    with _exit_on_error(spec_path):
+        # the report shows the unlawful purposes too: check the spec's shape, not its law
+        spec = load_spec(spec_path, at=day, book=rule_book, law=False)
+        reports = explain(spec, day, rule_book)
+    unlawful = any(m.problems for r in reports for m in r.markets)
+    if as_json:
+        _echo_json(
+            {
+                "spec": spec_path,
+                "date": day.isoformat(),
+                "markets": list(spec.target_markets),
+                "ok": not unlawful,
+                "purposes": [r.as_json() for r in reports],
+            }
+        )
+    else:
+        for line in report_lines(reports, day):
+            click.echo(line)
+    sys.exit(1 if unlawful else 0)
+
+
+@rules_group.command("list")
+@click.option("--market", "-m", help="one market, e.g. FR (default: every pack)")
+@AT_OPTION
+@RULES_OPTION
+def rules_list(market: str | None, at: str | None, rule_files: tuple[str, ...]) -> None:
+    """Every rule of the packs (in force on --at, default all), with its source."""
+    day = _day(at)
+    rule_book = _book(rule_files)
+    with _exit_on_error("--market"):
+        packs = [rule_book.pack(market)] if market else list(rule_book.packs.values())
+    for pack in packs:
+        click.echo(f"{pack.market}: {pack.name}")
+        for rule in pack.rules:
+            if day is not None and not rule.in_force(day):
+                continue
+            dates = f"from {rule.from_}" + (f" until {rule.until}" if rule.until else "")
+            click.echo(f"  {rule.id} [{', '.join(rule.channels)}; {', '.join(rule.audiences)}]")
+            click.echo(f"    {rule.summary}")
+            click.echo(f"    {rule.source.citation} ({dates}) {rule.source.url}")
+        for registry in pack.registries:
+            click.echo(f"  registry {registry.id}: {registry.name} ({registry.source.url})")
+        for preset in pack.presets:
+            click.echo(f"  preset {preset.id}: {preset.summary}")
 
 
 @main.command("render")

@@ -42,6 +42,7 @@ class PurposeView:
     requirement: str | None
     consequence: str | None
     direct_marketing: bool
+    soft_opt_in: bool  # existing customers, without consent (the exception to it)
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,12 @@ class SmsView:
     """SMS settings in one locale: the sender and the opt-out as it is written."""
 
     sender: str
-    opt_out: str
+    opt_out: str  # the SMS instruction, with its cost only when the spec states it
     link: str
     purposes: str
+    scope: str  # what an SMS opt-out stops: "sms" (every SMS purpose) or "all" marketing
+    web: str | None  # a web page where anyone can opt out
+    web_in_sms: bool  # the SMS shows the web page too: the number cannot reach every market
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def _purpose_view(purpose: Purpose, locale: str) -> PurposeView:
         requirement=purpose.requirement,
         consequence=text.consequence,
         direct_marketing=purpose.direct_marketing,
+        soft_opt_in=purpose.soft_opt_in is not None,
     )
 
 
@@ -148,16 +153,31 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
             "keyword": sms.opt_out_keyword,
             "number": sms.reply_number,
         }
-    if sms.opt_out_free:
+    if sms.opt_out_cost == "free":
         # Translators: appended to the SMS opt-out instruction when replying costs nothing.
-        free = _("(free)")
-        opt_out = f"{opt_out} {free}"
+        cost = _("(free)")
+        opt_out = f"{opt_out} {cost}"
+    elif sms.opt_out_cost == "standard-rate":
+        # Translators: appended to the SMS opt-out instruction when replying costs a normal,
+        # non-premium SMS (FR « (SMS non surtaxé) »): never say "free" for this.
+        cost = _("(standard rate)")
+        opt_out = f"{opt_out} {cost}"
+    number = sms.reply_number
+    home = sms.opt_out_country or spec.controller.country
+    unreachable = (
+        number is not None
+        and not number.startswith("+")
+        and any(market != home for market in spec.target_markets)
+    )
     names = [p.name for p in purposes if p.channel == "sms"]
     return SmsView(
         sender=sms.sender,
         opt_out=opt_out,
         link=sms.link or spec.notice_url,
         purposes=join(names, locale),
+        scope=sms.stop_scope,
+        web=sms.opt_out_url,
+        web_in_sms=unreachable and sms.opt_out_url is not None,
     )
 
 

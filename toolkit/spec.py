@@ -11,7 +11,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar
@@ -30,8 +30,9 @@ from pydantic import (
     model_validator,
 )
 
+from . import rules
 from .authorities import AUTHORITIES
-from .errors import Problem, SpecError
+from .errors import Problem, RulesError, SpecError
 from .i18n import SUPPORTED_LOCALES, TERRITORY_CODES
 
 Channel = Literal["sms", "email", "phone", "post", "web"]
@@ -44,6 +45,10 @@ LegalBasis = Literal[
     "legitimate_interests",
 ]
 Requirement = Literal["statutory", "contractual", "pre_contract"]
+Audience = Literal["consumers", "businesses"]
+OptOutCost = Literal["free", "standard-rate"]
+StopScope = Literal["sms", "all"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Safeguard = Literal[
     "adequacy_decision",
     "standard_contractual_clauses",
@@ -146,6 +151,13 @@ def _opt_out(value: Any) -> Any:
     )
 
 
+def _preset_id(value: str) -> str:
+    if rules.shipped().preset(value) is None:
+        known = ", ".join(p.id for p in rules.shipped().presets())
+        raise ValueError(f"unknown sending-window preset {value!r} (presets: {known})")
+    return value
+
+
 def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -243,6 +255,27 @@ class PurposeText(_Model):
     automated_logic: Text | None = Field(None, description="required when automated_decision")
 
 
+class SoftOptIn(_Model):
+    """The existing-customer exception to consent (ePrivacy art. 13(2) as each market
+    transposed it): the conditions this purpose meets. The market's rule says which it needs."""
+
+    obtained_in_sale: bool = Field(
+        False, description="the contact details were obtained from the customer in a sale"
+    )
+    own_similar_products: bool = Field(
+        False, description="the messages offer your own products similar to those sold"
+    )
+    opt_out_at_collection: bool = Field(
+        False, description="a free, simple opt-out was offered when the details were collected"
+    )
+    opt_out_in_every_message: bool = Field(
+        False, description="every message offers a free, simple opt-out"
+    )
+    within_12_months_of_sale: bool = Field(
+        False, description="the first message goes within 12 months of the sale (Ireland)"
+    )
+
+
 class Purpose(_Model):
     """One purpose of processing: one checkbox, one consent, one line of every notice."""
 
@@ -251,6 +284,13 @@ class Purpose(_Model):
     legal_basis: LegalBasis
     retention: Annotated[str, AfterValidator(_duration), Field(description="ISO 8601, e.g. P3Y")]
     direct_marketing: bool = True
+    audience: Audience = Field("consumers", description="who is contacted: consumers or businesses")
+    soft_opt_in: SoftOptIn | None = Field(
+        None, description="existing customers without consent: the conditions met"
+    )
+    max_age: Annotated[str, AfterValidator(_duration)] | None = Field(
+        None, description="a consent older than this no longer allows contact (market default)"
+    )
     required: bool = Field(False, description="whether providing the data is required")
     requirement: Requirement | None = Field(
         None, description="when required: statutory, contractual or pre_contract (Art. 13(2)(e))"
@@ -281,8 +321,16 @@ class SmsKeywords(_Model):
     help: tuple[Text, ...] = ()
 
 
+class SendingWindow(_Model):
+    """When messages may be sent, in the recipient's local time."""
+
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    hours: tuple[tuple[time, time], ...] = Field(description="[[start, end], ...], e.g. 08:00")
+    public_holidays: bool = Field(True, description="false: never on a public holiday")
+
+
 class Sms(_Model):
-    """SMS settings: who sends, and how to stop for free."""
+    """SMS settings: who sends, and how to stop."""
 
     sender: Annotated[str, AfterValidator(_sender)]
     opt_out: Annotated[
@@ -292,7 +340,21 @@ class Sms(_Model):
     ] = None
     opt_out_keyword: Text = "STOP"
     opt_out_number: Annotated[str, AfterValidator(_digits)] | None = None
-    opt_out_free: bool = Field(False, description="true when replying costs the person nothing")
+    opt_out_cost: OptOutCost | None = Field(
+        None,
+        description="what the opt-out SMS costs: free (zero-rated) or standard-rate (no premium);"
+        " rendered only when set, and only as it is",
+    )
+    opt_out_country: Country | None = Field(
+        None, description="where a short code can be reached (default: the controller's country)"
+    )
+    opt_out_url: Https | None = Field(None, description="a web page where anyone can opt out")
+    stop_scope: StopScope = Field(
+        "sms", description="what an SMS opt-out stops: sms (every SMS purpose) or all marketing"
+    )
+    sending_window: Annotated[str, AfterValidator(_preset_id)] | SendingWindow | None = Field(
+        None, description="a preset id (e.g. af2m) or a window; off by default"
+    )
     link: Https | None = Field(
         None, description="short link to the full notice; default notice_url"
     )
@@ -311,6 +373,9 @@ class Spec(_Model):
     """A data controller and its purposes: the single source of every artefact."""
 
     locales: tuple[str, ...] = Field(description="at least one of fr, en, de, es, it")
+    markets: tuple[Country, ...] = Field(
+        (), description="where the people contacted are (default: the controller's country)"
+    )
     notice_url: Https
     updated: date | None = Field(None, description="date of this version of the notice")
     controller: Controller
@@ -320,6 +385,11 @@ class Spec(_Model):
     purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
     sms: Sms | None = None
+
+    @property
+    def target_markets(self) -> tuple[str, ...]:
+        """The markets whose law applies: ``markets``, or the controller's country."""
+        return self.markets or (self.controller.country,)
 
     @property
     def supervisory_authority(self) -> Authority:
@@ -348,12 +418,19 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_REPLACED = {
+    "opt_out_free": 'replaced by opt_out_cost = "free" (replying costs nothing) or '
+    '"standard-rate" (a normal, non-premium SMS)',
+}
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return "unknown field (check its spelling)"
+        field = str(error["loc"][-1]) if error["loc"] else ""
+        return _REPLACED.get(field, "unknown field (check its spelling)")
     if kind == "value_error":
         return str(error["ctx"]["error"])
     msg = str(error["msg"])
@@ -484,8 +561,140 @@ def _sms_problems(sms: Sms, locales: tuple[str, ...]) -> Iterator[Problem]:
             yield Problem(at, f"must contain the opt-out number {sms.opt_out_number!r}")
 
 
-def validate_spec(data: Any, source: str | None = None) -> Spec:
-    """Validate a decoded spec (a dict) into a frozen ``Spec``, or raise ``SpecError``."""
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _rule_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tuple[str, Problem]]:
+    """What the channel law of each market says of each purpose on ``day``: ("error" or
+    "warning", problem). Every message names the market, the rule and its source."""
+    markets = spec.target_markets
+    unknown = False
+    for i, market in enumerate(spec.markets):
+        if not book.known(market):
+            unknown = True
+            yield (
+                "error",
+                Problem(
+                    f"markets[{i}]",
+                    f"unknown market {market!r}: no rule pack (packs: {', '.join(book.markets())};"
+                    " other EU and EEA countries follow the EU baseline)",
+                ),
+            )
+        if market in spec.markets[:i]:
+            yield "error", Problem(f"markets[{i}]", f"market {market!r} is listed twice")
+    if not spec.markets and not book.known(spec.controller.country):
+        yield (
+            "error",
+            Problem(
+                "markets",
+                f"required: no rule pack for the controller's country {spec.controller.country!r};"
+                ' say where the people contacted are, e.g. markets = ["FR"]',
+            ),
+        )
+        return
+    if unknown:
+        return
+    for i, purpose in enumerate(spec.purposes):
+        at = f"purposes[{i}]"
+        if purpose.soft_opt_in is not None and purpose.legal_basis == "consent":
+            yield (
+                "error",
+                Problem(
+                    f"{at}.soft_opt_in",
+                    "a consent purpose needs no existing-customer exception: remove soft_opt_in or "
+                    "rest the purpose on legitimate interests",
+                ),
+            )
+        if not purpose.direct_marketing or purpose.channel not in rules.CHANNELS:
+            continue
+        declared = None if purpose.soft_opt_in is None else purpose.soft_opt_in.model_dump()
+        for market in markets:
+            found = [
+                (required, rules.check_purpose(required, purpose.legal_basis, declared))
+                for required in rules.variants(book, market, purpose.channel, purpose.audience, day)
+            ]
+            failing = [(r, f) for r, f in found if f]
+            if failing and len(failing) == len(found):
+                for _required, findings in failing[:1]:
+                    for finding in findings:
+                        yield "error", Problem(f"{at}.{finding.field}", finding.message)
+            else:
+                for _required, findings in failing:
+                    for finding in findings:
+                        yield (
+                            "warning",
+                            Problem(
+                                f"{at}.{finding.field}",
+                                f"{finding.message}: such contacts are blocked when you send",
+                            ),
+                        )
+    yield from _opt_out_findings(spec, day, book)
+
+
+def _opt_out_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tuple[str, Problem]]:
+    """An SMS opt-out must reach every market, at no more than its law allows."""
+    sms = spec.sms
+    sms_purposes = [p for p in spec.purposes if p.channel == "sms"]
+    if sms is None or not sms_purposes:
+        return
+    number = sms.reply_number
+    if number is not None and not number.startswith("+"):
+        home = sms.opt_out_country or spec.controller.country
+        for market in spec.target_markets:
+            if market != home and sms.opt_out_url is None:
+                yield (
+                    "error",
+                    Problem(
+                        "sms.opt_out_number",
+                        f"{number} can be reached only from {home}: people in {market} could not "
+                        "opt out; give an international number (+...) or sms.opt_out_url",
+                    ),
+                )
+    for market in spec.target_markets:
+        for purpose in sms_purposes:
+            required = rules.requirement(book, market, "sms", purpose.audience, day)
+            if (
+                required.opt_out_cost == "free"
+                and sms.opt_out_cost != "free"
+                and sms.opt_out_url is None
+            ):
+                strict = [r for r in required.rules if r.opt_out_cost == "free"]
+                yield (
+                    "error",
+                    Problem(
+                        "sms.opt_out_cost",
+                        f"{required.label}: opting out must be free ("
+                        + "; ".join(rules.cite(r) for r in strict)
+                        + '): set opt_out_cost = "free" if replying costs nothing, or give '
+                        "sms.opt_out_url",
+                    ),
+                )
+                break
+
+
+def check_spec(
+    spec: Spec, *, at: date | None = None, book: rules.RuleBook | None = None
+) -> list[Problem]:
+    """The warnings the rules give about a valid spec (contacts the rules will block)."""
+    chosen = rules.shipped() if book is None else book
+    day = _today() if at is None else at
+    return [p for level, p in _rule_findings(spec, day, chosen) if level == "warning"]
+
+
+def validate_spec(
+    data: Any,
+    source: str | None = None,
+    *,
+    at: date | None = None,
+    book: rules.RuleBook | None = None,
+    law: bool = True,
+) -> Spec:
+    """Validate a decoded spec (a dict) into a frozen ``Spec``, or raise ``SpecError``.
+
+    The channel law is applied as of ``at`` (default: today, UTC) with the shipped rule
+    packs, or ``book`` (shipped packs joined with a user's). ``law=False`` checks the markets
+    exist but not what their law says of the purposes (``optin rules explain`` reports that)."""
     if not isinstance(data, dict):
         raise SpecError([Problem("", "expected a table of settings at the top level")], source)
     try:
@@ -495,12 +704,29 @@ def validate_spec(data: Any, source: str | None = None) -> Spec:
             [Problem(_path(e["loc"]), _message(e)) for e in exc.errors()], source
         ) from None
     problems = list(_semantic_problems(spec))
+    if not problems:
+        try:
+            chosen = rules.shipped() if book is None else book
+        except RulesError as exc:
+            raise SpecError([Problem("", str(exc))], source) from None
+        day = _today() if at is None else at
+        problems = [
+            p
+            for level, p in _rule_findings(spec, day, chosen)
+            if level == "error" and (law or p.path.startswith("markets"))
+        ]
     if problems:
         raise SpecError(problems, source)
     return spec
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(
+    path: str | Path,
+    *,
+    at: date | None = None,
+    book: rules.RuleBook | None = None,
+    law: bool = True,
+) -> Spec:
     """Read a TOML (or .json) spec file and return the validated, frozen ``Spec``."""
     path = Path(path)
     name = str(path)
@@ -521,7 +747,7 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError([Problem("", msg)], name) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError([Problem("", f"invalid TOML: {exc}")], name) from None
-    return validate_spec(data, name)
+    return validate_spec(data, name, at=at, book=book, law=law)
 
 
 def json_schema() -> dict[str, Any]:

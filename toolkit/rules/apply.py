@@ -189,8 +189,8 @@ class Finding:
 
 
 def cite(rule: Rule | Registry) -> str:
-    """'CPCE art. L.34-5, https://...'."""
-    return f"{rule.source.citation}, {rule.source.url}"
+    """'FR-CPCE-L34-5: CPCE art. L.34-5, https://...'."""
+    return f"{rule.id}: {rule.source.citation}, {rule.source.url}"
 
 
 def check_purpose(
