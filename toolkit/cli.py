@@ -505,17 +505,94 @@ def ledger_export(db: str, fmt: str, with_texts: bool) -> None:
 @click.option("--purpose", "-p", required=True)
 @DB_OPTION
 @click.option("--region", help="read national numbers, e.g. FR")
-@click.option("--spec", "spec_path", help="spec for legal bases other than consent")
+@click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
+@click.option("--at", "at", metavar="TIME", help="decide as of then (default now), e.g. 2026-08-10")
+@RULES_OPTION
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def ledger_status(
-    subject: str, purpose: str, db: str, region: str | None, spec_path: str | None
+    subject: str,
+    purpose: str,
+    db: str,
+    region: str | None,
+    spec_path: str | None,
+    at: str | None,
+    rule_files: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """May SUBJECT be contacted for a purpose? Exit 0 if so, 3 if not."""
+    """May SUBJECT be contacted for a purpose? Every reason; exit 0 if so, 3 if not."""
+    moment = _moment(at)
+    rule_book = _book(rule_files)
     with _exit_on_error(db):
-        decision = _ledger(db, spec_path).can_send(subject, purpose, region)
-    click.echo(f"{'allowed' if decision.allowed else 'blocked'}: {decision.reason}")
-    if decision.event is not None:
-        click.echo(f"latest record: {decision.event.id} {decision.event.hash}")
+        decision = _ledger(db, spec_path).can_send(
+            subject, purpose, region, at=moment, book=rule_book
+        )
+    if as_json:
+        _echo_json({"subject": subject, "purpose": purpose, **decision.as_json()})
+    else:
+        click.echo(f"{'allowed' if decision.allowed else 'blocked'}: {decision.reason}")
+        for reason in decision.reasons:
+            click.echo(f"  [{reason.code}] {reason.message}")
+        if decision.record is not None:
+            click.echo(f"latest record: {decision.record.id} {decision.record.hash}")
     sys.exit(0 if decision.allowed else 3)
+
+
+@ledger.command("record")
+@click.argument("subject")
+@click.option(
+    "--purpose", "-p", "purposes", required=True, multiple=True, help="repeat for several"
+)
+@click.option(
+    "--action",
+    type=click.Choice(["opposition", "withdraw", "contact"]),
+    default="opposition",
+    show_default=True,
+)
+@click.option(
+    "--method",
+    type=click.Choice(["email", "phone", "post", "api"]),
+    required=True,
+    help="how it reached you: an objection by e-mail, on the phone, by post",
+)
+@DB_OPTION
+@click.option("--spec", "spec_path", help="the spec (checks the purposes and the locale)")
+@click.option("--locale", "-l", help="the person's language (default: the spec's first)")
+@click.option("--region", help="read national numbers, e.g. FR")
+@click.option("--note", help="where the request is (a ticket, a letter's date): kept as evidence")
+def ledger_record(
+    subject: str,
+    purposes: tuple[str, ...],
+    action: str,
+    method: str,
+    db: str,
+    spec_path: str | None,
+    locale: str | None,
+    region: str | None,
+    note: str | None,
+) -> None:
+    """Record an objection, a withdrawal or a contact for SUBJECT: one event per purpose, in one
+    transaction (a grant needs the texts shown: the web form and the API record those)."""
+    with _exit_on_error(db):
+        book = _ledger(db, spec_path, create=True)
+        chosen = locale or (book.spec.locales[0] if book.spec else None)
+        if chosen is None:
+            raise click.UsageError("--locale is required without --spec")
+        events = book.append(
+            [
+                book.prepare(
+                    subject,
+                    purpose,
+                    action,
+                    method=method,
+                    locale=chosen,
+                    region=region,
+                    evidence={"message": note} if note else None,
+                )
+                for purpose in purposes
+            ]
+        )
+    for event in events:
+        click.echo(f"{event.action} {event.purpose} {event.subject}: {event.id} {event.hash}")
 
 
 @ledger.command("import")
@@ -536,7 +613,9 @@ def ledger_import(source: str, db: str, spec_path: str | None) -> None:
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--region", help="default region for national numbers, e.g. FR")
 @click.option("--column", help="the phone column (default: phone, mobile, msisdn...)")
-@click.option("--spec", "spec_path", help="spec for legal bases other than consent")
+@click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
+@click.option("--at", "at", metavar="TIME", help="decide as of then (default now)")
+@RULES_OPTION
 def audit_cmd(
     contacts: str,
     purpose: str,
@@ -545,10 +624,14 @@ def audit_cmd(
     region: str | None,
     column: str | None,
     spec_path: str | None,
+    at: str | None,
+    rule_files: tuple[str, ...],
 ) -> None:
     """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
     from .proof.audit import csv_writer, phone_column, run_audit
 
+    moment = _moment(at)
+    rule_book = _book(rule_files)
     with _exit_on_error(contacts):
         book = _ledger(db, spec_path)
         with (
@@ -578,9 +661,114 @@ def audit_cmd(
                     csv_writer(ok_file, columns),
                     csv_writer(no_file, columns),
                     region=region,
+                    at=moment,
+                    book=rule_book,
                     progress=lambda _n: bar.update(raw.tell() - bar.pos),
                 )
         lines = summary.lines()
         (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for line in lines:
         click.echo(line)
+
+
+# --- Suppression lists -------------------------------------------------------------------------
+
+
+@main.group("suppress")
+def suppress_group() -> None:
+    """Suppression lists: national registries (Bloctel, Lista Robinson...) and your own."""
+
+
+@suppress_group.command("import")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option(
+    "--list",
+    "name",
+    required=True,
+    help="the list's name: a registry id (bloctel,"
+    " robinson-es, rpo-it, dncm-be, ndd-ie) or your own (e.g. own)",
+)
+@DB_OPTION
+@click.option("--channel", help="the channel it covers: sms, email, phone or post (default all)")
+@click.option("--until", help="the last day this copy is valid, e.g. 2026-12-31")
+@click.option("--column", help="the column of numbers (or of hashes, with --hashed)")
+@click.option("--hashed", is_flag=True, help="the file holds the SHA-256 of each E.164 number")
+@click.option("--region", help="read national numbers, e.g. FR")
+def suppress_import(
+    source: str,
+    name: str,
+    db: str,
+    channel: str | None,
+    until: str | None,
+    column: str | None,
+    hashed: bool,
+    region: str | None,
+) -> None:
+    """Import a new copy of a list from SOURCE (CSV, or one number per line): all or nothing."""
+    from .proof.suppress import import_list
+
+    day = _day(until, "--until")
+    with _exit_on_error("error"):
+        book = _ledger(db, create=True)
+        with (
+            open(source, "rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
+        ):
+            size = os.fstat(raw.fileno()).st_size
+            with click.progressbar(
+                length=size,
+                label=f"{name}",
+                file=sys.stderr,
+                hidden=size < 1_000_000 or not sys.stderr.isatty(),
+            ) as bar:
+                copy = import_list(
+                    book,
+                    handle,
+                    source,
+                    name,
+                    channel=channel,
+                    until=day,
+                    column=column,
+                    hashed=hashed,
+                    region=region,
+                    progress=lambda _n: bar.update(raw.tell() - bar.pos),
+                )
+    scope = copy.channel or "every channel"
+    valid = f", valid until {copy.until}" if copy.until else ""
+    click.echo(
+        f"{copy.name}: {copy.entries:,} entries ({scope}{valid}), imported {copy.imported_at}"
+    )
+
+
+@suppress_group.command("check")
+@click.argument("subject")
+@DB_OPTION
+@click.option("--region", help="read national numbers, e.g. FR")
+def suppress_check(subject: str, db: str, region: str | None) -> None:
+    """Which lists hold SUBJECT? Exit 0 if none, 3 if some."""
+    with _exit_on_error(db):
+        found = _ledger(db).suppressed_by(subject, region)
+    if not found:
+        click.echo(f"{subject}: on no suppression list")
+        sys.exit(0)
+    for item in found:
+        scope = item.channel or "every channel"
+        click.echo(f"{subject}: on {item.name} ({scope}; imported {item.imported_at[:10]})")
+    sys.exit(3)
+
+
+@suppress_group.command("list")
+@DB_OPTION
+def suppress_list(db: str) -> None:
+    """The current copy of every list."""
+    with _exit_on_error(db):
+        lists = _ledger(db).suppression_lists()
+    if not lists:
+        click.echo("no suppression list")
+    for item in lists:
+        scope = item.channel or "every channel"
+        valid = f", valid until {item.until}" if item.until else ""
+        click.echo(
+            f"{item.name}: {item.entries:,} entries ({scope}{valid}), imported "
+            f"{item.imported_at} from {item.source}"
+        )

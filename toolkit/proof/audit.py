@@ -11,13 +11,15 @@ import csv
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TextIO
 
 from ..errors import LedgerError
-from .decision import decide
+from ..rules import RuleBook
+from .decision import BLOCKING_CODES, decide, subject_of
 from .ledger import Ledger
-from .records import normalise_subject
+from .records import normalise_subject, subject_key
 
 INVALID_NUMBER = "invalid-number"  # the reason code of a row whose number cannot be read
 PHONE_COLUMNS = ("phone", "mobile", "msisdn", "telephone", "tel", "number", "to")
@@ -64,11 +66,16 @@ def run_audit(
     write_blocked: Callable[[Sequence[str], str], object],
     *,
     region: str | None = None,
+    at: datetime | None = None,
+    book: RuleBook | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> AuditSummary:
-    """Decide every row (the phone number at index ``column``); each row goes to exactly one
-    of the two writers with its reason."""
-    basis = ledger.purpose_basis(purpose)
+    """Decide every row (the phone number at index ``column``) as ``can_send`` would, at
+    ``at`` (default now); each row goes to exactly one of the two writers with its reason.
+    Per chunk of 5,000 rows: one query for their records, one for the suppression lists."""
+    moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
+    upto = None if at is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    policy = ledger.policy(purpose, book)
     summary = AuditSummary()
     iterator: Iterator[Sequence[str]] = iter(rows)
     while chunk := list(islice(iterator, CHUNK)):
@@ -78,7 +85,9 @@ def run_audit(
                 keys.append(normalise_subject(row[column] if column < len(row) else "", region))
             except LedgerError:
                 keys.append(None)
-        latest = ledger.latest_many([k for k in keys if k], purpose)
+        valid = [k for k in keys if k]
+        histories = ledger.events_many(valid, purpose, upto)
+        hits = ledger.suppressed_keys([subject_key(k) for k in valid])
         for row, key in zip(chunk, keys, strict=True):
             summary.total += 1
             if key is None:
@@ -86,14 +95,16 @@ def run_audit(
                 summary.reasons[INVALID_NUMBER] += 1
                 write_blocked(row, "invalid number")
                 continue
-            decision = decide(latest.get(key), basis)
+            on_lists = sorted(hits.get(subject_key(key), ()))
+            decision = decide(policy, subject_of(key), histories.get(key, ()), on_lists, moment)
             if decision.allowed:
                 summary.sendable += 1
                 write_sendable(row, decision.reason)
             else:
                 summary.blocked += 1
                 for code in decision.codes:
-                    summary.reasons[code] += 1
+                    if code in BLOCKING_CODES:
+                        summary.reasons[code] += 1
                 write_blocked(row, decision.reason)
         if progress is not None:
             progress(summary.total)

@@ -13,16 +13,19 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .. import rules
 from ..errors import LedgerError
 from ..render import Rendered, content_version, render
+from ..rules import RuleBook
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
 from .commit import GroupCommit
-from .decision import Decision, decide
+from .decision import Decision, Policy, decide, subject_of
 from .records import (
     ACTIONS,
     METHODS,
@@ -30,11 +33,17 @@ from .records import (
     minimise_evidence,
     new_event_id,
     normalise_subject,
+    subject_key,
     utc_now,
 )
-from .store import Latest, SqlStore, StoredText, database_url
+from .store import Latest, SqlStore, StoredText, SuppressionList, database_url
 
 __all__ = ["Decision", "Ledger", "VerifyResult", "database_url"]
+
+
+def _iso(moment: datetime) -> str:
+    """A moment as records store it: UTC, milliseconds, Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _stored(rendered: Rendered) -> StoredText:
@@ -205,13 +214,61 @@ class Ledger:
         """The latest event for a subject and purpose (it decides), or None."""
         return self._store.latest(normalise_subject(subject, region), purpose)
 
-    def can_send(self, subject: str, purpose: str, region: str | None = None) -> Decision:
-        """May we contact ``subject`` for ``purpose`` now? The latest event decides;
-        an opposition blocks until a later explicit grant. An unknown purpose or subject is a
-        ``LedgerError``; an unreachable database ``LedgerUnavailable``."""
-        basis = self.purpose_basis(purpose)
-        latest = self.status(subject, purpose, region)
-        return decide(latest, basis, latest)
+    def policy(self, purpose: str, book: RuleBook | None = None) -> Policy:
+        """What ``purpose`` must meet (its spec and the rule packs), with the current copies of
+        the suppression lists; without a spec, the consent record and the lists decide."""
+        lists = {item.id: item for item in self._store.suppression_lists()}
+        chosen = rules.shipped() if book is None else book
+        target = None if self.spec is None else self._purpose(purpose)
+        return Policy(self.spec, target, chosen, lists)
+
+    def can_send(
+        self,
+        subject: str,
+        purpose: str,
+        region: str | None = None,
+        *,
+        at: datetime | None = None,
+        book: RuleBook | None = None,
+    ) -> Decision:
+        """May we contact ``subject`` for ``purpose`` (by its channel) at ``at`` (default now)?
+        Every check, with every reason: see ``toolkit.proof.decision``. An unknown purpose or
+        an invalid subject is a ``LedgerError``; an unreachable database ``LedgerUnavailable``."""
+        moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
+        policy = self.policy(purpose, book)
+        key = normalise_subject(subject, region)
+        upto = None if at is None else _iso(moment)
+        history = self._store.subject_events(key, purpose, upto)
+        on_lists = sorted(self._store.suppressed([subject_key(key)]).get(subject_key(key), ()))
+        return decide(policy, subject_of(key), history, on_lists, moment)
+
+    # --- suppression lists --------------------------------------------------------------------
+
+    def suppression_lists(self) -> list[SuppressionList]:
+        """The current copy of every suppression list."""
+        return self._store.suppression_lists()
+
+    def import_suppression(
+        self,
+        name: str,
+        keys: Iterable[int],
+        *,
+        channel: str | None = None,
+        until: date | None = None,
+        source: str = "",
+    ) -> SuppressionList:
+        """Store a new copy of a suppression list (all or nothing; it replaces the previous
+        copy of that name). ``keys`` from ``toolkit.proof.suppress``."""
+        return self._store.import_suppression(
+            name, channel, None if until is None else until.isoformat(), source, keys
+        )
+
+    def suppressed_by(self, subject: str, region: str | None = None) -> list[SuppressionList]:
+        """The lists whose current copy holds ``subject``."""
+        key = subject_key(normalise_subject(subject, region))
+        lists = {item.id: item for item in self._store.suppression_lists()}
+        ids = self._store.suppressed([key]).get(key, set())
+        return [lists[i] for i in sorted(ids) if i in lists]
 
     def purpose_basis(self, purpose: str) -> str | None:
         """The purpose's legal basis from the spec (None without a spec)."""
@@ -220,8 +277,18 @@ class Ledger:
         return str(self._purpose(purpose).legal_basis)
 
     def latest_many(self, subjects: Iterable[str], purpose: str) -> dict[str, Latest]:
-        """For normalised subjects: the latest (action, method, at) per subject for a purpose."""
+        """For normalised subjects: the latest consent record per subject for a purpose."""
         return self._store.latest_many(list(subjects), purpose)
+
+    def events_many(
+        self, subjects: Sequence[str], purpose: str, upto: str | None = None
+    ) -> dict[str, list[Latest]]:
+        """For normalised subjects: their records for a purpose, oldest first."""
+        return self._store.events_many(subjects, purpose, upto)
+
+    def suppressed_keys(self, keys: Sequence[int]) -> dict[int, set[int]]:
+        """For suppression keys: the ids of the list copies each is on."""
+        return self._store.suppressed(keys)
 
     def history(self, subject: str, region: str | None = None) -> list[ConsentEvent]:
         """Every event of a subject, oldest first."""

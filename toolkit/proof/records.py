@@ -25,8 +25,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..errors import LedgerError
 
-ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
-METHODS: tuple[str, ...] = ("web-form", "sms-reply", "api", "import")
+# grant, withdraw and opposition decide whether a subject may be contacted; a contact records
+# that the controller called or wrote (call caps and cool-downs count them), never a choice.
+ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition", "contact")
+CONSENT_ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
+# How the event reached us: a form, an SMS reply, the API, an import, or an objection received
+# by e-mail, on the phone or by post (each must be recordable: GDPR Art. 21(3), 7(3)).
+METHODS: tuple[str, ...] = ("web-form", "sms-reply", "api", "import", "email", "phone", "post")
 GENESIS = "sha256:" + "0" * 64  # the prev_hash of the first record
 
 
@@ -112,6 +117,33 @@ def _e164_fast(text: str) -> str | None:
     return ""
 
 
+_SEPARATORS = str.maketrans("", "", " .-/()\t")
+
+
+@cache
+def _national_prefix(region: str) -> tuple[int, str] | None:
+    """A region's country code and national prefix ("0" for FR), from phonenumbers' data."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None or metadata.country_code is None:
+        return None
+    return int(metadata.country_code), metadata.national_prefix or ""
+
+
+def _national_fast(text: str, region: str | None) -> str | None:
+    """A national number in the usual format ("06 12 34 56 78" in FR) as E.164, without the
+    general parser (registry files hold millions of them); None when unsure."""
+    if region is None:
+        return None
+    digits = text.translate(_SEPARATORS)
+    known = _national_prefix(region)
+    if not digits.isdigit() or known is None:
+        return None
+    code, prefix = known
+    if prefix and digits.startswith(prefix):
+        digits = digits[len(prefix) :]
+    return _e164_fast(f"+{code}{digits}") or None
+
+
 def normalise_subject(subject: str, region: str | None = None) -> str:
     """A phone number as E.164 (``+33612345678``) or an e-mail lower-cased; else LedgerError.
 
@@ -123,7 +155,7 @@ def normalise_subject(subject: str, region: str | None = None) -> str:
             return validate_email(text, check_deliverability=False).normalized.lower()
         except EmailNotValidError:
             raise LedgerError(f"invalid e-mail address {subject!r}") from None
-    fast = _e164_fast(text)
+    fast = _e164_fast(text) or _national_fast(text, region)
     if fast:
         return fast
     try:  # national formats, and the lenient readings phonenumbers makes of odd E.164 input
@@ -133,6 +165,17 @@ def normalise_subject(subject: str, region: str | None = None) -> str:
     if number is None or not phonenumbers.is_valid_number(number):
         raise LedgerError(f"invalid phone number {subject!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def subject_key(subject: str) -> int:
+    """A normalised subject as a suppression-list key: the first 8 bytes of its SHA-256, as a
+    signed 64-bit integer. Registries are kept as keys, never as numbers."""
+    return int.from_bytes(hashlib.sha256(subject.encode()).digest()[:8], "big", signed=True)
+
+
+def hash_key(hex_digest: str) -> int:
+    """The key of a subject given as the hex SHA-256 of its normalised form (hashed lists)."""
+    return int.from_bytes(bytes.fromhex(hex_digest)[:8], "big", signed=True)
 
 
 def minimise_ip(address: str) -> str:

@@ -17,13 +17,14 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     select,
 )
 
 from ..errors import LedgerError
 from .records import GENESIS, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: suppression lists
 
 metadata = MetaData()
 
@@ -70,21 +71,53 @@ head_table = Table(  # one row: the last record's seq and hash, and how many rec
     Column("hash", String(71), nullable=False),
 )
 
+# Suppression lists: national registries (Bloctel, Lista Robinson...) and the controller's own.
+# Reference data, not consent records: a new import of a list replaces the entries of the
+# previous one (its row stays, as history). Entries are keys, never numbers: the first 8 bytes
+# of the SHA-256 of the E.164 number (or lower-cased address), as a signed 64-bit integer.
+suppression_lists_table = Table(
+    "optin_suppression_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("channel", String(8), nullable=True),  # None: every channel
+    Column("imported_at", String(24), nullable=False),
+    Column("until", String(10), nullable=True),
+    Column("source", String(255), nullable=False),
+    Column("entries", BigInteger, nullable=False),
+)
+suppressed_table = Table(
+    "optin_suppressed",
+    metadata,
+    Column("key", BigInteger, primary_key=True),
+    Column("list_id", Integer, primary_key=True),
+    sqlite_with_rowid=False,  # clustered on the key: a lookup reads one page
+)
+
 EVENT_COLUMNS: tuple[str, ...] = tuple(column.name for column in events_table.columns)
 TABLES: tuple[str, ...] = tuple(metadata.tables)
+# What a ledger must have to be read; a version-1 ledger (no suppression lists) reads as one
+# with no lists.
+CORE_TABLES: tuple[str, ...] = ("optin_schema", "optin_texts", "optin_events", "optin_head")
+
+
+def _tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
 
 
 def create_schema(conn: Connection) -> None:
     """Create what is missing (in the caller's transaction) and record the schema version;
     refuse a ledger written by a newer toolkit."""
-    metadata.create_all(conn, checkfirst=True)
-    versions = [row.version for row in conn.execute(select(schema_table.c.version))]
-    if not versions:
-        conn.execute(insert(schema_table).values(version=SCHEMA_VERSION, applied_at=utc_now()))
-    elif max(versions) > SCHEMA_VERSION:
+    versions = []
+    if schema_table.name in _tables(conn):
+        versions = [row.version for row in conn.execute(select(schema_table.c.version))]
+    if versions and max(versions) > SCHEMA_VERSION:
         raise LedgerError(
             f"the ledger's schema is version {max(versions)}; this toolkit knows "
             f"up to {SCHEMA_VERSION}: upgrade optin-toolkit"
         )
+    metadata.create_all(conn, checkfirst=True)  # version 1 -> 2 adds tables, changes none
+    if not versions or max(versions) < SCHEMA_VERSION:
+        conn.execute(insert(schema_table).values(version=SCHEMA_VERSION, applied_at=utc_now()))
     if conn.execute(select(head_table.c.id)).first() is None:
         conn.execute(insert(head_table).values(id=1, seq=0, records=0, hash=GENESIS))

@@ -27,8 +27,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, 
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import LedgerError, LedgerUnavailable
-from .records import ConsentEvent
-from .schema import EVENT_COLUMNS, TABLES, create_schema, events_table, head_table, texts_table
+from .records import CONSENT_ACTIONS, ConsentEvent, utc_now
+from .schema import (
+    CORE_TABLES,
+    EVENT_COLUMNS,
+    create_schema,
+    events_table,
+    head_table,
+    suppression_lists_table,
+    texts_table,
+)
 
 
 class Head(NamedTuple):
@@ -59,11 +67,26 @@ class StoredText:
 
 
 class Latest(NamedTuple):
-    """What the decision needs of a subject's latest record for a purpose."""
+    """What the decision needs of a subject's record for a purpose."""
 
     action: str
     method: str
     at: str
+    id: str = ""
+    hash: str = ""
+
+
+@dataclass(frozen=True)
+class SuppressionList:
+    """One imported version of a suppression list: a registry's copy, or the controller's own."""
+
+    id: int
+    name: str
+    channel: str | None  # None: every channel
+    imported_at: str
+    until: str | None  # the last day this copy is valid, when the registry says
+    source: str
+    entries: int
 
 
 class WriteTransaction(Protocol):
@@ -174,6 +197,13 @@ def _event_row(seq: int, item: ConsentEvent) -> dict[str, Any]:
     }
 
 
+def _one(cursor: Any) -> tuple[Any, ...]:
+    row = cursor.fetchone()
+    if row is None:
+        raise LedgerError("the ledger's suppression lists changed during the import")
+    return tuple(row)
+
+
 def _row_event(row: Any) -> ConsentEvent:
     return ConsentEvent(
         id=row.id,
@@ -270,6 +300,7 @@ class SqlStore:
             "insert_text": self._driver(_SQL_INSERT_TEXT),
         }
         self._ready = False
+        self._suppression: bool | None = None  # whether the suppression tables exist
         self._raw: Any = None  # the writer's own DB-API connection (see _writer_connection)
         self._lock_path = f"{self._file}-writer.lock" if self._file else None
         self._lock_fd: int | None = None
@@ -293,7 +324,7 @@ class SqlStore:
                 with self._across_processes(), self.engine.begin() as conn:
                     create_schema(conn)  # SQLite: workers starting together take turns
             else:
-                missing = set(TABLES) - set(inspect(self.engine).get_table_names())
+                missing = set(CORE_TABLES) - set(inspect(self.engine).get_table_names())
                 if missing:
                     raise LedgerError(
                         f"no ledger at {self.engine.url.render_as_string(hide_password=True)}"
@@ -388,37 +419,212 @@ class SqlStore:
         except OperationalError as exc:
             raise LedgerUnavailable(f"cannot reach the ledger database: {exc.orig}") from None
 
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A DB-API cursor on a pooled connection, for the hot read paths (the decision and
+        the audit): a few plain queries, no ORM rows."""
+        with self._reading() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    @property
+    def _mark(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
     def latest(self, subject: str, purpose: str) -> ConsentEvent | None:
+        """The latest consent record (grant, withdraw, opposition): contacts never decide."""
         with self._reading() as conn:
             row = conn.execute(
                 select(events_table)
-                .where(events_table.c.subject == subject, events_table.c.purpose == purpose)
+                .where(
+                    events_table.c.subject == subject,
+                    events_table.c.purpose == purpose,
+                    events_table.c.action.in_(CONSENT_ACTIONS),
+                )
                 .order_by(events_table.c.seq.desc())
                 .limit(1)
             ).first()
         return None if row is None else _row_event(row)
 
-    def latest_many(self, subjects: Sequence[str], purpose: str) -> dict[str, Latest]:
-        """One plain DB-API query per 5,000 subjects (the audit's hot path)."""
+    def subject_events(self, subject: str, purpose: str, upto: str | None) -> list[Latest]:
+        """A subject's records for a purpose, oldest first (at or before ``upto``, when given)."""
+        mark = self._mark
+        sql = (
+            f"SELECT action, method, at, id, hash FROM optin_events WHERE subject = {mark} "  # noqa: S608
+            f"AND purpose = {mark}" + (f" AND at <= {mark}" if upto else "") + " ORDER BY seq"
+        )
+        with self._cursor() as cursor:
+            cursor.execute(sql, [subject, purpose, *([upto] if upto else [])])
+            return [Latest(*row) for row in cursor.fetchall()]
+
+    def events_many(
+        self, subjects: Sequence[str], purpose: str, upto: str | None = None
+    ) -> dict[str, list[Latest]]:
+        """Each subject's records for a purpose, oldest first: one plain DB-API query per
+        5,000 subjects (the audit's hot path)."""
         keys = list(dict.fromkeys(subjects))
-        found: dict[str, Latest] = {}
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        with self._reading() as conn:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                for start in range(0, len(keys), 5000):
-                    chunk = keys[start : start + 5000]
-                    marks = ", ".join([mark] * len(chunk))
-                    cursor.execute(
-                        "SELECT subject, action, method, at FROM optin_events "  # noqa: S608
-                        f"WHERE purpose = {mark} AND subject IN ({marks}) ORDER BY seq",
-                        [purpose, *chunk],
-                    )
-                    for subject, action, method, at in cursor.fetchall():
-                        found[subject] = Latest(action, method, at)
-            finally:
-                cursor.close()
+        found: dict[str, list[Latest]] = {}
+        mark = self._mark
+        with self._cursor() as cursor:
+            for start in range(0, len(keys), 5000):
+                chunk = keys[start : start + 5000]
+                marks = ", ".join([mark] * len(chunk))
+                cursor.execute(
+                    "SELECT subject, action, method, at FROM optin_events "  # noqa: S608
+                    f"WHERE purpose = {mark} AND subject IN ({marks})"
+                    + (f" AND at <= {mark}" if upto else "")
+                    + " ORDER BY seq",
+                    [purpose, *chunk, *([upto] if upto else [])],
+                )
+                for subject, action, method, at in cursor.fetchall():
+                    found.setdefault(subject, []).append(Latest(action, method, at))
         return found
+
+    def latest_many(self, subjects: Sequence[str], purpose: str) -> dict[str, Latest]:
+        """The latest consent record per subject for a purpose."""
+        latest: dict[str, Latest] = {}
+        for subject, records in self.events_many(subjects, purpose).items():
+            decisive = [r for r in records if r.action in CONSENT_ACTIONS]
+            if decisive:
+                latest[subject] = decisive[-1]
+        return latest
+
+    # --- suppression lists --------------------------------------------------------------------
+
+    def _has_suppression(self) -> bool:
+        if self._suppression is None:
+            names = set(inspect(self.engine).get_table_names())
+            self._suppression = suppression_lists_table.name in names
+        return self._suppression
+
+    def suppression_lists(self) -> list[SuppressionList]:
+        """The current copy of every list (the latest import of each name)."""
+        self.ensure()
+        if not self._has_suppression():
+            return []
+        with self._cursor() as cursor:
+            cursor.execute(
+                "SELECT id, name, channel, imported_at, until, source, entries "
+                "FROM optin_suppression_lists WHERE id IN "
+                "(SELECT max(id) FROM optin_suppression_lists GROUP BY name) ORDER BY name"
+            )
+            return [SuppressionList(*row) for row in cursor.fetchall()]
+
+    def suppressed(self, keys: Sequence[int]) -> dict[int, set[int]]:
+        """For each key on a list: the ids of the list copies it is on."""
+        found: dict[int, set[int]] = {}
+        if not keys or not self._has_suppression():
+            return found
+        mark = self._mark
+        with self._cursor() as cursor:
+            for start in range(0, len(keys), 5000):
+                chunk = list(keys[start : start + 5000])
+                marks = ", ".join([mark] * len(chunk))
+                cursor.execute(
+                    f"SELECT key, list_id FROM optin_suppressed WHERE key IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                for key, list_id in cursor.fetchall():
+                    found.setdefault(int(key), set()).add(int(list_id))
+        return found
+
+    def import_suppression(
+        self,
+        name: str,
+        channel: str | None,
+        until: str | None,
+        source: str,
+        keys: Iterable[int],
+    ) -> SuppressionList:
+        """Store a new copy of a list, all or nothing: its keys are staged outside the write
+        lock (a TEMP table, whatever ``keys`` raises leaves nothing), then merged in key order
+        in one transaction that also drops the previous copy's entries."""
+        self.ensure()
+        raw = self.engine.raw_connection()
+        raw.detach()  # ours alone: closing it drops the staging table with it
+        try:
+            cursor = raw.cursor()
+            temp = "TEMP " if self._sqlite else "TEMPORARY "
+            cursor.execute(f"CREATE {temp}TABLE optin_staging (key BIGINT NOT NULL)")
+            insert_key = self._driver("INSERT INTO optin_staging (key) VALUES (:key)")
+            if self._sqlite:
+                cursor.execute("BEGIN")  # one transaction for the staging, not one per row
+            batch: list[dict[str, int]] = []
+            for key in keys:
+                batch.append({"key": key})
+                if len(batch) == 10_000:
+                    cursor.executemany(insert_key, batch)
+                    batch.clear()
+            if batch:
+                cursor.executemany(insert_key, batch)
+            raw.commit()
+            with self._across_processes():
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(
+                    self._driver(
+                        "INSERT INTO optin_suppression_lists "
+                        "(name, channel, imported_at, until, source, entries) "
+                        "VALUES (:name, :channel, :at, :until, :source, 0)"
+                    ),
+                    {
+                        "name": name,
+                        "channel": channel,
+                        "at": utc_now(),
+                        "until": until,
+                        "source": source[:255],
+                    },
+                )
+                cursor.execute(
+                    self._driver("SELECT max(id) FROM optin_suppression_lists WHERE name = :n"),
+                    {"n": name},
+                )
+                list_id = int(_one(cursor)[0])
+                cursor.execute(
+                    self._driver(
+                        "INSERT INTO optin_suppressed (key, list_id) "
+                        "SELECT DISTINCT key, :id FROM optin_staging ORDER BY key"
+                    ),
+                    {"id": list_id},
+                )
+                cursor.execute(
+                    self._driver(
+                        "UPDATE optin_suppression_lists SET entries = "
+                        "(SELECT count(*) FROM optin_suppressed WHERE list_id = :id) WHERE id = :id"
+                    ),
+                    {"id": list_id},
+                )
+                cursor.execute(
+                    self._driver(
+                        "DELETE FROM optin_suppressed WHERE list_id IN (SELECT id FROM "
+                        "optin_suppression_lists WHERE name = :n AND id < :id)"
+                    ),
+                    {"n": name, "id": list_id},
+                )
+                raw.commit()
+            cursor.execute(
+                self._driver(
+                    "SELECT id, name, channel, imported_at, until, source, entries "
+                    "FROM optin_suppression_lists WHERE id = :id"
+                ),
+                {"id": list_id},
+            )
+            return SuppressionList(*_one(cursor))
+        except BaseException as exc:
+            with suppress(Exception):
+                raw.rollback()
+            dbapi = self.engine.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.Error):
+                raise LedgerUnavailable(f"cannot write the suppression list: {exc}") from None
+            if isinstance(exc, OSError):
+                raise LedgerUnavailable(f"cannot lock the ledger for writing: {exc}") from None
+            raise
+        finally:
+            with suppress(Exception):
+                raw.close()
 
     def history(self, subject: str) -> list[ConsentEvent]:
         with self._reading() as conn:

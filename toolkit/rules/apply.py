@@ -72,7 +72,8 @@ class Requirement:
     @property
     def label(self) -> str:
         """E.g. 'SMS prospecting of consumers in FR'."""
-        kind = "" if self.number_type is None else f" ({self.number_type.replace('_', ' ')})"
+        split = self.number_type is not None and any(r.numbers for r in self.rules)
+        kind = f" ({str(self.number_type).replace('_', ' ')})" if split else ""
         return (
             f"{CHANNEL_WORDS[self.channel]} prospecting of {self.audience}{kind} in {self.market}"
         )
@@ -253,9 +254,10 @@ def days(duration: str) -> int:
     return years * 365 + months * 30 + weeks * 7 + day_count
 
 
-def add_duration(moment: datetime, duration: str) -> datetime:
-    """``moment`` + an ISO 8601 duration, calendar-aware for years and months."""
-    years, months, weeks, day_count = _parts(duration)
+def add_duration(moment: datetime, duration: str, sign: int = 1) -> datetime:
+    """``moment`` + an ISO 8601 duration (``sign=-1``: minus), calendar-aware for years and
+    months (31 January + P1M is 28 or 29 February)."""
+    years, months, weeks, day_count = (sign * part for part in _parts(duration))
     month = moment.month - 1 + months + 12 * years
     year, month = moment.year + month // 12, month % 12 + 1
     day = min(moment.day, _month_length(year, month))
