@@ -186,7 +186,7 @@ def sms_inbound() -> Response:
     locale = request_locale()
     name = spec.controller.name
     if reply.kind == "opt-out":
-        sms_purposes = [p.id for p in spec.purposes if p.channel == "sms"]
+        sms_purposes = spec.sms_stop_purposes()  # what the notices say STOP stops
         try:
             ledger.append(
                 [
@@ -264,14 +264,12 @@ def api_consent() -> Any:
     spec = state().spec
     if purpose not in {p.id for p in spec.purposes}:
         abort(400, f"unknown purpose {purpose!r}")
-    decision = state().ledger.can_send(subject, purpose, spec.controller.country)
+    try:
+        decision = state().ledger.can_send(subject, purpose, spec.controller.country)
+    except LedgerError as exc:
+        abort(400, str(exc))
     return jsonify(
-        {
-            "subject": subject,
-            "purpose": purpose,
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-        }
+        {"subject": subject, "purpose": purpose, "reason": decision.reason, **decision.as_json()}
     )
 
 
@@ -322,7 +320,41 @@ def dashboard() -> str:
         check=ledger.verify(),
         total=ledger.count(),
         optin_purposes=[p.id for p in state().spec.purposes],
+        marketing_purposes=[p.id for p in state().spec.purposes if p.direct_marketing],
+        notice=session.pop("admin_notice", None),
     )
+
+
+@admin.post("/objection")
+def objection() -> Any:
+    """An objection received by e-mail, on the phone or by post, recorded as the notices
+    promise it can be (GDPR Art. 21(3)): one opposition per purpose chosen."""
+    spec, ledger = state().spec, state().ledger
+    method = request.form.get("method", "")
+    chosen = request.form.getlist("purpose")
+    known = {p.id for p in spec.purposes if p.direct_marketing}
+    if method not in ("email", "phone", "post") or not chosen or not set(chosen) <= known:
+        abort(400, _("Choose how the objection was received and at least one purpose."))
+    note = request.form.get("note", "").strip()
+    try:
+        events = ledger.append(
+            [
+                ledger.prepare(
+                    request.form.get("subject", ""),
+                    purpose,
+                    "opposition",
+                    method=method,
+                    locale=request_locale(),
+                    region=spec.controller.country,
+                    evidence={"message": note} if note else None,
+                )
+                for purpose in chosen
+            ]
+        )
+    except LedgerError as exc:
+        abort(400, str(exc))
+    session["admin_notice"] = _("Objection recorded for %(count)s purpose(s).", count=len(events))
+    return redirect(url_for("admin.dashboard"), 303)
 
 
 @admin.get("/export.<fmt>")

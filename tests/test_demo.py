@@ -143,12 +143,10 @@ def test_oversized_body_is_413(app: Flask, client: FlaskClient) -> None:
 
 def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -> None:
     sign_up(client)
-    assert client.get("/api/consent?subject=%2B33612345678&purpose=sms_offers").json == {
-        "subject": "+33612345678",
-        "purpose": "sms_offers",
-        "allowed": True,
-        "reason": client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["reason"],
-    }
+    answer = client.get("/api/consent?subject=%2B33612345678&purpose=sms_offers").json
+    national = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    assert answer["allowed"] is True and answer["purpose"] == "sms_offers"
+    assert answer["reason"] == national["reason"] and answer["reasons"] == national["reasons"]
     data = form_fields(client.get("/withdraw?lang=fr").get_data(as_text=True))
     data.update({"phone": "06 12 34 56 78", "consent_sms_offers": "sms_offers"})
     response = client.post("/withdraw?lang=fr", data=data)
@@ -316,4 +314,71 @@ def test_d9_a_ledger_outage_is_a_503_in_the_page_language(ledger_url: str) -> No
         finally:
             admin.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")  # type: ignore[arg-type]
     assert ledger(app).count() == 1  # nothing was stored during the outage
+    ledger(app).close()
+
+
+def test_the_consent_api_gives_every_reason_with_its_code(client: FlaskClient) -> None:
+    sign_up(client)
+    data = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    assert data["allowed"] is True
+    assert data["reasons"][0]["code"] == "consent" and data["reason"].startswith("consent given")
+    landline = client.get("/api/consent?subject=0412345678&purpose=sms_offers").json
+    assert [r["code"] for r in landline["reasons"]] == ["no-consent", "not-mobile"]
+    assert client.get("/api/consent?subject=12&purpose=sms_offers").status_code == 400
+
+
+def test_admin_records_an_objection_received_by_post(app: Flask, client: FlaskClient) -> None:
+    sign_up(client)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    page = client.get("/admin/?lang=fr", headers=bearer).get_data(as_text=True)
+    assert "Enregistrer une opposition reçue par courriel, par téléphone ou par courrier" in page
+    fields = form_fields(page)
+    response = client.post(
+        "/admin/objection?lang=fr",
+        headers=bearer,
+        data={
+            "csrf_token": fields["csrf_token"],
+            "subject": "06 12 34 56 78",
+            "method": "post",
+            "purpose": ["sms_offers", "ad_call"],
+            "note": "lettre du 30 novembre",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Opposition enregistrée pour 2 finalité(s)." in response.get_data(as_text=True)
+    opposed = [e for e in ledger(app).events() if e.action == "opposition"]
+    assert {(e.purpose, e.method) for e in opposed} == {("sms_offers", "post"), ("ad_call", "post")}
+    assert opposed[0].evidence == {"message": "lettre du 30 novembre"}
+    bad = client.post(
+        "/admin/objection",
+        headers=bearer,
+        data={"csrf_token": fields["csrf_token"], "subject": "x", "method": "fax"},
+    )
+    assert bad.status_code == 400 and ledger(app).count() == 3
+
+
+def test_stop_stops_what_the_spec_says(tmp_path: Path) -> None:
+    """stop_scope = "all": an SMS STOP records an opposition for every marketing purpose."""
+    import tomllib
+
+    data = tomllib.loads(
+        (Path(__file__).parent.parent / "examples" / "dse-france.toml").read_text()
+    )
+    data["sms"]["stop_scope"] = "all"
+    spec_file = tmp_path / "all.json"
+    spec_file.write_text(json.dumps(data, default=str))
+    app = create_app(
+        {
+            "OPTIN_SPEC": str(spec_file),
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}",
+            "OPTIN_ADMIN_TOKEN": TOKEN,
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
+    client.post("/sms/inbound", data={"From": "+33612345678", "Body": "STOP"})
+    assert {e.purpose for e in ledger(app).events()} == {"sms_offers", "ad_call"}
+    notice = client.get("/notice?lang=fr").get_data(as_text=True)
+    assert "par SMS : STOP au 36111" in notice and "pour nos SMS" not in notice
     ledger(app).close()

@@ -398,6 +398,16 @@ class Spec(_Model):
             return self.authority
         return Authority(**AUTHORITIES[self.controller.country])
 
+    def sms_stop_purposes(self) -> tuple[str, ...]:
+        """What an SMS opt-out (STOP) stops, as ``[sms] stop_scope`` says and the notices say:
+        every SMS purpose, or every direct-marketing purpose."""
+        scope = "sms" if self.sms is None else self.sms.stop_scope
+        return tuple(
+            p.id
+            for p in self.purposes
+            if p.channel == "sms" or (scope == "all" and p.direct_marketing)
+        )
+
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose with this id (KeyError when the spec has none)."""
         for purpose in self.purposes:

@@ -242,9 +242,6 @@ def decide(
         markets: tuple[str, ...] = ()
     else:
         markets = (subject.market,) if subject.market else spec.target_markets
-    if purpose.channel == "sms" and subject.number_type is not None:
-        if subject.number_type not in _SMS_TYPES:
-            add(NOT_MOBILE, f"{subject.key} cannot receive SMS (not a mobile number)")
     number_type = _RULE_TYPES.get(subject.number_type) if subject.number_type is not None else None
     if not markets:  # outside the markets: the consent record is still worth saying
         _allowed, reason = consent_state(latest, purpose.legal_basis)
@@ -259,6 +256,9 @@ def decide(
         if required is not None:
             _registries(policy, required, latest, at, add)
             _timing(policy, required, market, subject, history, decisive, at, add)
+    if purpose.channel == "sms" and subject.number_type is not None:
+        if subject.number_type not in _SMS_TYPES:
+            add(NOT_MOBILE, f"{subject.key} cannot receive SMS (not a mobile number)")
     _suppression(policy, latest, on_lists, add)
     if purpose.channel == "sms" and spec.sms is not None and spec.sms.sending_window is not None:
         _spec_window(policy, spec.sms.sending_window, subject, markets, at, add)
