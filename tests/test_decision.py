@@ -279,7 +279,7 @@ def test_sms_needs_a_number_that_receives_sms_in_a_covered_market(tmp_path: Path
     assert book.can_send("+33412345678", "sms_offers").codes == ("consent", "not-mobile")
     german = book.can_send("+4915112345678", "sms_offers")
     assert "outside-markets" in german.codes
-    assert "a number of DE, a market the spec does not cover (markets: FR)" in german.reason
+    assert "a number of DE, which is not among the spec's markets (FR)" in german.reason
 
 
 def test_a_spec_sending_window_applies_to_sms(tmp_path: Path) -> None:

@@ -589,6 +589,54 @@ def test_fast_e164_check_agrees_with_phonenumbers() -> None:
     assert checked > 5000
 
 
+def test_number_facts_agree_with_phonenumbers() -> None:
+    """The region and type the decision reads (landline or mobile, which country) must be
+    phonenumbers' own, for every region's example numbers of every type and their variants."""
+    import random
+
+    import phonenumbers
+
+    from toolkit.proof.records import number_facts
+
+    rng = random.Random(13)
+    checked = 0
+    kinds = [
+        getattr(phonenumbers.PhoneNumberType, name)
+        for name in (
+            "MOBILE",
+            "FIXED_LINE",
+            "TOLL_FREE",
+            "PREMIUM_RATE",
+            "SHARED_COST",
+            "VOIP",
+            "PERSONAL_NUMBER",
+            "PAGER",
+            "UAN",
+            "VOICEMAIL",
+        )
+    ]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in kinds:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for _ in range(4):
+                cut = rng.randint(2, 4)
+                e164_variant = e164[:-cut] + "".join(rng.choice("0123456789") for _ in range(cut))
+                for number in (e164, e164_variant):
+                    parsed = phonenumbers.parse(number, None)
+                    if not phonenumbers.is_valid_number(parsed):
+                        continue
+                    expected = (
+                        phonenumbers.region_code_for_number(parsed),
+                        phonenumbers.number_type(parsed),
+                    )
+                    assert number_facts(number) == expected, (region, number)
+                    checked += 1
+    assert checked > 3000
+
+
 def test_import_wants_utc_times(tmp_path: Path) -> None:
     source = Ledger(tmp_path / "source.db", spec=SPEC)
     grant(source)

@@ -5,6 +5,7 @@ name)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -49,6 +50,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "my-pack.toml").write_text(PACK)
     (work / "campaign.csv").write_text("first_name,phone\nAnne,+33612345678\nLéa,+33612345679\n")
     (work / "purchased.csv").write_text("name,phone\nA,06 12 34 56 78\nB,06 12 34 56 79\n")
+    (work / "bloctel.csv").write_text("phone\n0612345679\n0612345670\n")
+    digest = hashlib.sha256(b"+34612345678").hexdigest()
+    (work / "robinson.csv").write_text(f"sha256\n{digest}\n")
     run_python(PRELUDE + python_block("from toolkit.proof import Ledger"), work)  # the ledger
     other = work / "other"
     other.mkdir()
@@ -108,7 +112,7 @@ def commands() -> list[str]:
     return found
 
 
-EXPECTED_EXIT = {"optin ledger status": {0, 3}}
+EXPECTED_EXIT = {"optin ledger status": {0, 3}, "optin suppress check": {0, 3}}
 
 
 @pytest.mark.parametrize("command", commands())

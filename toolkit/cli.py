@@ -616,6 +616,11 @@ def ledger_import(source: str, db: str, spec_path: str | None) -> None:
 @click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
 @click.option("--at", "at", metavar="TIME", help="decide as of then (default now)")
 @RULES_OPTION
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="processes deciding in parallel (default: one per core for files over 1 MB)",
+)
 def audit_cmd(
     contacts: str,
     purpose: str,
@@ -626,6 +631,7 @@ def audit_cmd(
     spec_path: str | None,
     at: str | None,
     rule_files: tuple[str, ...],
+    workers: int | None,
 ) -> None:
     """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
     from .proof.audit import csv_writer, phone_column, run_audit
@@ -664,6 +670,7 @@ def audit_cmd(
                     at=moment,
                     book=rule_book,
                     progress=lambda _n: bar.update(raw.tell() - bar.pos),
+                    workers=workers or ((os.cpu_count() or 1) if size > 1_000_000 else 1),
                 )
         lines = summary.lines()
         (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,15 +1,17 @@
 """Contact-list audit: split any contact file into who may be contacted and who may not, and why.
 
 Built for the case the CNIL sanctioned: a purchased or scraped file of numbers. Every row is
-checked against the ledger (latest event decides; no consent, no message), streamed in chunks
-so a file of millions of rows runs in constant memory.
+decided as ``can_send`` decides (consent, the channel law of its market, suppression lists...),
+streamed in chunks so a file of millions of rows runs in constant memory, on every core.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import Counter
+import multiprocessing
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -17,9 +19,9 @@ from typing import TextIO
 
 from ..errors import LedgerError
 from ..rules import RuleBook
-from .decision import BLOCKING_CODES, decide, subject_of
+from .decision import BLOCKING_CODES, Policy, decide, subject_of
 from .ledger import Ledger
-from .records import normalise_subject, subject_key
+from .records import read_subject, subject_key
 
 INVALID_NUMBER = "invalid-number"  # the reason code of a row whose number cannot be read
 PHONE_COLUMNS = ("phone", "mobile", "msisdn", "telephone", "tel", "number", "to")
@@ -57,6 +59,88 @@ def phone_column(columns: list[str], wanted: str | None) -> str:
     )
 
 
+# A row's verdict as a worker returns it: allowed, the reasons in words, the blocking codes.
+Verdict = tuple[bool, str, tuple[str, ...]]
+
+
+@dataclass
+class _Job:
+    """What deciding a chunk needs; a forked worker inherits it (nothing is pickled)."""
+
+    ledger: Ledger
+    purpose: str
+    region: str | None
+    moment: datetime
+    upto: str | None
+    book: RuleBook | None
+
+
+_JOB: _Job | None = None
+
+
+def _decide_chunk(values: Sequence[str], job: _Job | None = None) -> list[Verdict]:
+    """The verdict of each number of a chunk: one query for their records, one for the lists,
+    then the decision of each, exactly as ``can_send`` would decide it."""
+    job = job or _JOB
+    assert job is not None
+    policy = job.ledger.policy(job.purpose, job.book)
+    keys: list[str | None] = []
+    facts: dict[str, tuple[str | None, int] | None] = {}
+    for value in values:
+        try:
+            read, facts_of = read_subject(value, job.region)
+        except LedgerError:
+            keys.append(None)
+            continue
+        keys.append(read)
+        facts[read] = facts_of
+    valid = [k for k in keys if k]
+    histories = job.ledger.events_many(valid, job.purpose, job.upto)
+    hashed = {k: subject_key(k) for k in valid}
+    hits = job.ledger.suppressed_keys(list(hashed.values()))
+    # Without a record or a list entry, a number's verdict depends only on its country and
+    # kind, unless a contact window reads its time zone: such verdicts are worked out once.
+    windows = _windowed(policy)
+    alike: dict[tuple[str | None, int] | None, Verdict] = {}
+    verdicts: list[Verdict] = []
+    invalid: Verdict = (False, "invalid number", (INVALID_NUMBER,))
+    for key in keys:
+        if key is None:
+            verdicts.append(invalid)
+            continue
+        history = histories.get(key, ())
+        listed = hits.get(hashed[key])
+        kind = facts[key]
+        plain = not history and not listed and not windows
+        if plain and kind in alike:
+            verdicts.append(alike[kind])
+            continue
+        decision = decide(policy, subject_of(key, kind), history, sorted(listed or ()), job.moment)
+        verdict = (
+            decision.allowed,
+            decision.reason,
+            tuple(r.code for r in decision.reasons if r.code in BLOCKING_CODES),
+        )
+        if plain:
+            alike[kind] = verdict
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _windowed(policy: Policy) -> bool:
+    """Whether a contact window (the law's, or the spec's for SMS) may apply to the purpose."""
+    if policy.spec is None or policy.purpose is None:
+        return False
+    channel = policy.purpose.channel
+    if channel == "sms" and policy.spec.sms is not None and policy.spec.sms.sending_window:
+        return True
+    return any(
+        rule.window is not None and channel in rule.channels
+        for pack in policy.book.packs.values()
+        for rule in pack.rules
+    )
+
+
 def run_audit(
     ledger: Ledger,
     purpose: str,
@@ -69,45 +153,60 @@ def run_audit(
     at: datetime | None = None,
     book: RuleBook | None = None,
     progress: Callable[[int], object] | None = None,
+    workers: int = 1,
 ) -> AuditSummary:
     """Decide every row (the phone number at index ``column``) as ``can_send`` would, at
-    ``at`` (default now); each row goes to exactly one of the two writers with its reason.
-    Per chunk of 5,000 rows: one query for their records, one for the suppression lists."""
+    ``at`` (default now); each row goes to exactly one of the two writers with its reason, in
+    the file's order. Chunks of 5,000 rows; with ``workers`` > 1, chunks are decided in that
+    many forked processes (each with its own connection), at most two chunks per worker in
+    flight, so memory stays flat."""
+    global _JOB
     moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
     upto = None if at is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    policy = ledger.policy(purpose, book)
+    job = _Job(ledger, purpose, region, moment, upto, book)
+    ledger.policy(purpose, book)  # an unknown purpose fails here, before any work
     summary = AuditSummary()
     iterator: Iterator[Sequence[str]] = iter(rows)
-    while chunk := list(islice(iterator, CHUNK)):
-        keys: list[str | None] = []
-        for row in chunk:
-            try:
-                keys.append(normalise_subject(row[column] if column < len(row) else "", region))
-            except LedgerError:
-                keys.append(None)
-        valid = [k for k in keys if k]
-        histories = ledger.events_many(valid, purpose, upto)
-        hits = ledger.suppressed_keys([subject_key(k) for k in valid])
-        for row, key in zip(chunk, keys, strict=True):
+
+    def chunks() -> Iterator[list[Sequence[str]]]:
+        while chunk := list(islice(iterator, CHUNK)):
+            yield chunk
+
+    def values(chunk: Sequence[Sequence[str]]) -> list[str]:
+        return [row[column] if column < len(row) else "" for row in chunk]
+
+    def write(chunk: Sequence[Sequence[str]], verdicts: Sequence[Verdict]) -> None:
+        for row, (allowed, reason, blocking) in zip(chunk, verdicts, strict=True):
             summary.total += 1
-            if key is None:
-                summary.blocked += 1
-                summary.reasons[INVALID_NUMBER] += 1
-                write_blocked(row, "invalid number")
-                continue
-            on_lists = sorted(hits.get(subject_key(key), ()))
-            decision = decide(policy, subject_of(key), histories.get(key, ()), on_lists, moment)
-            if decision.allowed:
+            if allowed:
                 summary.sendable += 1
-                write_sendable(row, decision.reason)
+                write_sendable(row, reason)
             else:
                 summary.blocked += 1
-                for code in decision.codes:
-                    if code in BLOCKING_CODES:
-                        summary.reasons[code] += 1
-                write_blocked(row, decision.reason)
+                summary.reasons.update(blocking)
+                write_blocked(row, reason)
         if progress is not None:
             progress(summary.total)
+
+    if workers <= 1:
+        for chunk in chunks():
+            write(chunk, _decide_chunk(values(chunk), job))
+        return summary
+    _JOB = job
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: deque[tuple[list[Sequence[str]], Future[list[Verdict]]]] = deque()
+            for chunk in chunks():
+                pending.append((chunk, pool.submit(_decide_chunk, values(chunk))))
+                if len(pending) >= 2 * workers:
+                    done, future = pending.popleft()
+                    write(done, future.result())
+            while pending:
+                done, future = pending.popleft()
+                write(done, future.result())
+    finally:
+        _JOB = None
     return summary
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from phonenumbers import timezone as phone_timezones
 
 from .. import rules
 from ..spec import Purpose, SendingWindow, Spec
-from .records import CONSENT_ACTIONS
+from .records import CONSENT_ACTIONS, number_facts
 from .store import Latest, SuppressionList
 
 # Stable reason codes (tools match on these, never on the words).
@@ -46,19 +46,21 @@ TOO_MANY_ATTEMPTS = "too-many-attempts"  # the attempt cap of the period is reac
 COOLDOWN = "cooldown"  # too soon after the person refused
 
 ALLOWING = (CONSENT, NO_OBJECTION, SOFT_OPT_IN, CONTRACT)
-BLOCKING_CODES = (
-    NO_CONSENT,
-    WITHDRAWN,
-    OPPOSITION,
-    CONSENT_EXPIRED,
-    SUPPRESSED,
-    REGISTRY_MISSING,
-    REGISTRY_STALE,
-    OUTSIDE_MARKETS,
-    NOT_MOBILE,
-    OUTSIDE_HOURS,
-    TOO_MANY_ATTEMPTS,
-    COOLDOWN,
+BLOCKING_CODES = frozenset(
+    {
+        NO_CONSENT,
+        WITHDRAWN,
+        OPPOSITION,
+        CONSENT_EXPIRED,
+        SUPPRESSED,
+        REGISTRY_MISSING,
+        REGISTRY_STALE,
+        OUTSIDE_MARKETS,
+        NOT_MOBILE,
+        OUTSIDE_HOURS,
+        TOO_MANY_ATTEMPTS,
+        COOLDOWN,
+    }
 )
 
 _METHOD_WORDS = {"sms-reply": "SMS", "web-form": "web form", "email": "e-mail"}
@@ -126,31 +128,32 @@ class Decision:
 
 @dataclass(frozen=True)
 class Subject:
-    """What the number itself says: its country, its kind, its time zone (e-mail: nothing)."""
+    """What the number itself says: its country and its kind (e-mail: nothing)."""
 
     key: str
     market: str | None = None
     number_type: int | None = None  # a phonenumbers.PhoneNumberType
-    timezone: str | None = None
+
+    @property
+    def timezone(self) -> str | None:
+        """The number's time zone (looked up only when a contact window needs it)."""
+        return _timezone(self.key) if self.key.startswith("+") else None
 
 
-@cache
-def _number(key: str) -> Subject:
+@lru_cache(maxsize=4096)
+def _timezone(key: str) -> str | None:
+    zones = phone_timezones.time_zones_for_number(phonenumbers.parse(key, None))
+    named = [zone for zone in zones if "/" in zone]
+    return named[0] if named else None
+
+
+def subject_of(key: str, facts: tuple[str | None, int] | None = None) -> Subject:
+    """The facts of a normalised subject (E.164 number or e-mail address); ``facts`` (region,
+    type) when the caller already has them."""
     if not key.startswith("+"):
         return Subject(key)
-    number = phonenumbers.parse(key, None)
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if "/" in z]
-    return Subject(
-        key,
-        phonenumbers.region_code_for_number(number),
-        phonenumbers.number_type(number),
-        zones[0] if zones else None,
-    )
-
-
-def subject_of(key: str) -> Subject:
-    """The facts of a normalised subject (E.164 number or e-mail address)."""
-    return _number(key) if key.startswith("+") else Subject(key)
+    region, kind = number_facts(key) if facts is None else facts
+    return Subject(key, region, kind)
 
 
 def _moment(text: str) -> datetime:
@@ -176,37 +179,166 @@ def consent_state(latest: LatestRecord | None, basis: str | None) -> tuple[bool,
     return False, Reason(OPPOSITION, f"opposition by {how} on {_day(latest.at)}")
 
 
+def _iso(moment: datetime) -> str:
+    """A moment as records store it (UTC, milliseconds, Z): such strings compare as times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the decision needs for one market, kind of number and moment, worked out once:
+    the law's requirement and every time limit as a record timestamp to compare with."""
+
+    market: str
+    required: rules.Requirement | None
+    needs_grant: bool
+    without_record: Reason  # the reason when the subject has no record
+    expiry: tuple[str, str, str] | None  # (grants before this are too old, max_age, source)
+    registries: tuple[tuple[str, str, bool], ...]  # (code, message, lifted by consent)
+    windows: tuple[tuple[rules.Rule, rules.Window], ...]
+    attempts: tuple[tuple[rules.Rule, int, str, str], ...]  # (rule, count, since, period)
+    cooldowns: tuple[tuple[rules.Rule, str, str], ...]  # (rule, refusals after this, period)
+    zone: str | None
+    holidays: str | None
+
+
 @dataclass
 class Policy:
-    """What one purpose must meet, from its spec and the rule packs; builds each market's
-    requirement once per day (an audit decides millions of rows against one policy). Without
-    a spec (``spec`` None), the consent record and the suppression lists alone decide."""
+    """What one purpose must meet, from its spec and the rule packs, with the current copies of
+    the suppression lists. Plans (per market, kind of number and moment) are kept, since an
+    audit decides millions of rows against one policy at one moment. Without a spec (``spec``
+    None), the consent record and the suppression lists alone decide."""
 
     spec: Spec | None
     purpose: Purpose | None
     book: rules.RuleBook
     lists: Mapping[int, SuppressionList] = field(default_factory=dict)  # current copies, by id
-    _cache: dict[tuple[str, str | None, date], rules.Requirement] = field(default_factory=dict)
-
-    def requirement(self, market: str, number_type: str | None, day: date) -> rules.Requirement:
-        key = (market, number_type, day)
-        assert self.purpose is not None
-        if key not in self._cache:
-            self._cache[key] = rules.requirement(
-                self.book,
-                market,
-                self.purpose.channel,
-                self.purpose.audience,
-                day,
-                number_type,  # type: ignore[arg-type]
-            )
-        return self._cache[key]
+    _plans: dict[tuple[str, str | None, datetime], _Plan] = field(default_factory=dict)
 
     def list_named(self, name: str) -> SuppressionList | None:
         for item in self.lists.values():
             if item.name == name:
                 return item
         return None
+
+    def plan(self, market: str, number_type: str | None, at: datetime) -> _Plan:
+        key = (market, number_type, at)
+        found = self._plans.get(key)
+        if found is None:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            found = self._plans[key] = self._make_plan(market, number_type, at)
+        return found
+
+    def _make_plan(self, market: str, number_type: str | None, at: datetime) -> _Plan:
+        purpose = self.purpose
+        assert purpose is not None
+        day = at.astimezone(UTC).date()
+        required = None
+        if purpose.direct_marketing and purpose.channel in rules.CHANNELS:
+            required = rules.requirement(
+                self.book,
+                market,
+                purpose.channel,
+                purpose.audience,
+                day,
+                number_type,  # type: ignore[arg-type]
+            )
+        basis = purpose.legal_basis
+        soft = (
+            required is not None
+            and required.requires == "consent"
+            and purpose.soft_opt_in is not None
+            and required.soft_opt_in is not None
+            and all(getattr(purpose.soft_opt_in, c) for c in required.soft_opt_in)
+        )
+        contract = required is not None and basis == "contract" and required.except_contract
+        needs_grant = basis == "consent" or (
+            required is not None and required.requires == "consent" and not soft and not contract
+        )
+        if needs_grant:
+            law = required is not None and basis != "consent"
+            where = f" ({required.label} requires prior consent)" if law and required else ""
+            without = Reason(NO_CONSENT, f"no consent recorded{where}")
+        elif soft:
+            without = Reason(
+                SOFT_OPT_IN, "existing customer, under the exception to consent; no objection"
+            )
+        elif contract:
+            without = Reason(
+                CONTRACT, "a contact within an ongoing contract; no objection recorded"
+            )
+        else:
+            without = Reason(NO_OBJECTION, f"no objection recorded (legal basis: {basis})")
+        expiry = None
+        max_age, source = purpose.max_age, "the purpose's max_age"
+        if max_age is None and required is not None and required.consent_max_age is not None:
+            rule, max_age = required.consent_max_age
+            source = rules.cite(rule)
+        if max_age is not None and needs_grant:
+            expiry = (_iso(rules.add_duration(at, max_age, sign=-1)), max_age, source)
+        pack = self.book.pack(market)
+        return _Plan(
+            market=market,
+            required=required,
+            needs_grant=needs_grant,
+            without_record=without,
+            expiry=expiry,
+            registries=() if required is None else self._registry_checks(required, at),
+            windows=() if required is None else required.windows,
+            attempts=()
+            if required is None
+            else tuple(
+                (rule, a.count, _iso(rules.add_duration(at, a.period, sign=-1)), a.period)
+                for rule, a in required.attempts
+            ),
+            cooldowns=()
+            if required is None
+            else tuple(
+                (rule, _iso(rules.add_duration(at, period, sign=-1)), period)
+                for rule, period in required.cooldowns
+            ),
+            zone=pack.timezone,
+            holidays=pack.holidays or (market if market in rules.EU_EEA else None),
+        )
+
+    def _registry_checks(
+        self, required: rules.Requirement, at: datetime
+    ) -> tuple[tuple[str, str, bool], ...]:
+        """The registries the law says to screen, and whether a usable copy is here."""
+        assert self.purpose is not None
+        contract = self.purpose.legal_basis == "contract"
+        checks = []
+        for registry in required.registries:
+            if registry.contract_overrides and contract:
+                continue
+            copy = self.list_named(registry.id)
+            source = f"{registry.source.citation}, {registry.source.url}"
+            if copy is None:
+                checks.append(
+                    (
+                        REGISTRY_MISSING,
+                        f"{registry.name} must be screened first ({source}) and no copy is "
+                        f"imported: optin suppress import FILE --list {registry.id}",
+                        registry.consent_overrides,
+                    )
+                )
+                continue
+            expired = copy.until is not None and at.date() > date.fromisoformat(copy.until)
+            old = registry.refresh is not None and at > rules.add_duration(
+                _moment(copy.imported_at), registry.refresh
+            )
+            if expired or old:
+                why = f"valid until {copy.until}" if expired else f"older than {registry.refresh}"
+                checks.append(
+                    (
+                        REGISTRY_STALE,
+                        f"the copy of {registry.name} imported on {_day(copy.imported_at)} is "
+                        f"{why}: import a fresh one ({source})",
+                        registry.consent_overrides,
+                    )
+                )
+        return tuple(checks)
 
 
 def decide(
@@ -220,149 +352,77 @@ def decide(
     up to ``at``; ``on_lists`` the ids of the list copies its key is on."""
     decisive = [r for r in history if r.action in CONSENT_ACTIONS]
     latest = decisive[-1] if decisive else None
-    found: dict[tuple[str, str], bool] = {}  # (code, message) -> blocking
-
-    def add(code: str, message: str) -> None:
-        found.setdefault((code, message), code in BLOCKING_CODES)
-
+    allowing: list[Reason] = []
+    blocking: list[Reason] = []
     spec, purpose = policy.spec, policy.purpose
     if spec is None or purpose is None:  # no spec: the consent record and the lists decide
-        _allowed, reason = consent_state(latest, None)
-        add(reason.code, reason.message)
-        _suppression(policy, latest, on_lists, add)
-        return _decision(found, latest)
-
-    day = at.astimezone(UTC).date()
+        allowed, reason = consent_state(latest, None)
+        (allowing if allowed else blocking).append(reason)
+        _suppression(policy, latest, on_lists, blocking)
+        return _decision(allowing, blocking, latest)
     if subject.market is not None and subject.market not in spec.target_markets:
-        add(
-            OUTSIDE_MARKETS,
-            f"{subject.key} is a number of {subject.market}, a market the spec does not cover "
-            f"(markets: {', '.join(spec.target_markets)})",
+        blocking.append(
+            Reason(
+                OUTSIDE_MARKETS,
+                f"a number of {subject.market}, which is not among the spec's markets "
+                f"({', '.join(spec.target_markets)})",
+            )
         )
+        allowed, reason = consent_state(latest, purpose.legal_basis)
+        (allowing if allowed else blocking).append(reason)
         markets: tuple[str, ...] = ()
     else:
         markets = (subject.market,) if subject.market else spec.target_markets
     number_type = _RULE_TYPES.get(subject.number_type) if subject.number_type is not None else None
-    if not markets:  # outside the markets: the consent record is still worth saying
-        _allowed, reason = consent_state(latest, purpose.legal_basis)
-        add(reason.code, reason.message)
     for market in markets:
-        required = (
-            policy.requirement(market, number_type, day)
-            if purpose.direct_marketing and purpose.channel in rules.CHANNELS
-            else None
-        )
-        _consent(policy, required, latest, at, add)
-        if required is not None:
-            _registries(policy, required, latest, at, add)
-            _timing(policy, required, market, subject, history, decisive, at, add)
+        plan = policy.plan(market, number_type, at)
+        _consent(plan, latest, allowing, blocking)
+        granted = latest is not None and latest.action == "grant"
+        for code, message, lifted in plan.registries:
+            if not (lifted and granted):
+                blocking.append(Reason(code, message))
+        if plan.windows or plan.attempts or plan.cooldowns:
+            _timing(plan, subject, history, decisive, at, blocking)
     if purpose.channel == "sms" and subject.number_type is not None:
         if subject.number_type not in _SMS_TYPES:
-            add(NOT_MOBILE, f"{subject.key} cannot receive SMS (not a mobile number)")
-    _suppression(policy, latest, on_lists, add)
+            blocking.append(
+                Reason(NOT_MOBILE, "this number cannot receive SMS (not a mobile number)")
+            )
+    _suppression(policy, latest, on_lists, blocking)
     if purpose.channel == "sms" and spec.sms is not None and spec.sms.sending_window is not None:
-        _spec_window(policy, spec.sms.sending_window, subject, markets, at, add)
-    return _decision(found, latest)
+        _spec_window(policy, spec.sms.sending_window, subject, markets, at, blocking)
+    if len(markets) > 1:  # the same reason from several markets is said once
+        allowing, blocking = list(dict.fromkeys(allowing)), list(dict.fromkeys(blocking))
+    return _decision(allowing, blocking, latest)
 
 
-def _decision(found: Mapping[tuple[str, str], bool], latest: Latest | None) -> Decision:
-    blocking = [Reason(code, text) for (code, text), block in found.items() if block]
-    allowing = [Reason(code, text) for (code, text), block in found.items() if not block]
-    return Decision(not blocking, tuple(allowing + blocking), latest)
+def _decision(allowing: list[Reason], blocking: list[Reason], latest: Latest | None) -> Decision:
+    return Decision(not blocking, (*allowing, *blocking), latest)
 
 
 def _consent(
-    policy: Policy,
-    required: rules.Requirement | None,
-    latest: LatestRecord | None,
-    at: datetime,
-    add: _Add,
+    plan: _Plan, latest: LatestRecord | None, allowing: list[Reason], blocking: list[Reason]
 ) -> None:
-    purpose = policy.purpose
-    assert purpose is not None
-    basis = purpose.legal_basis
-    soft = (
-        required is not None
-        and required.requires == "consent"
-        and purpose.soft_opt_in is not None
-        and required.soft_opt_in is not None
-        and all(getattr(purpose.soft_opt_in, c) for c in required.soft_opt_in)
-    )
-    contract = required is not None and basis == "contract" and required.except_contract
-    needs_grant = basis == "consent" or (
-        required is not None and required.requires == "consent" and not soft and not contract
-    )
     if latest is None:
-        if needs_grant:
-            law = required is not None and basis != "consent"
-            where = f" ({required.label} requires prior consent)" if law and required else ""
-            add(NO_CONSENT, f"no consent recorded{where}")
-        elif soft:
-            add(SOFT_OPT_IN, "existing customer, under the exception to consent; no objection")
-        elif contract:
-            add(CONTRACT, "a contact within an ongoing contract; no objection recorded")
-        else:
-            add(NO_OBJECTION, f"no objection recorded (legal basis: {basis})")
+        (blocking if plan.needs_grant else allowing).append(plan.without_record)
         return
-    allowed, reason = consent_state(latest, basis)
-    add(reason.code, reason.message)
-    if not allowed or latest.action != "grant" or not needs_grant:
-        return
-    max_age = purpose.max_age
-    source = "the purpose's max_age"
-    if max_age is None and required is not None and required.consent_max_age is not None:
-        rule, max_age = required.consent_max_age
-        source = rules.cite(rule)
-    if max_age is not None:
-        given = _moment(latest.at)
-        if at > rules.add_duration(given, max_age):
-            add(
+    allowed, reason = consent_state(latest, "consent" if plan.needs_grant else "other")
+    (allowing if allowed else blocking).append(reason)
+    if allowed and plan.expiry is not None and latest.at < plan.expiry[0]:
+        _cutoff, max_age, source = plan.expiry
+        blocking.append(
+            Reason(
                 CONSENT_EXPIRED,
                 f"the consent of {_day(latest.at)} is older than {max_age} ({source}): ask again",
             )
-
-
-class _Add(Protocol):
-    def __call__(self, code: str, message: str) -> None: ...
-
-
-def _registries(
-    policy: Policy,
-    required: rules.Requirement,
-    latest: LatestRecord | None,
-    at: datetime,
-    add: _Add,
-) -> None:
-    granted = latest is not None and latest.action == "grant"
-    contract = policy.purpose is not None and policy.purpose.legal_basis == "contract"
-    for registry in required.registries:
-        if (registry.consent_overrides and granted) or (registry.contract_overrides and contract):
-            continue
-        copy = policy.list_named(registry.id)
-        source = f"{registry.source.citation}, {registry.source.url}"
-        if copy is None:
-            add(
-                REGISTRY_MISSING,
-                f"{registry.name} must be screened first ({source}) and no copy is imported: "
-                f"optin suppress import FILE --list {registry.id}",
-            )
-            continue
-        expired = copy.until is not None and at.date() > date.fromisoformat(copy.until)
-        old = registry.refresh is not None and at > rules.add_duration(
-            _moment(copy.imported_at), registry.refresh
         )
-        if expired or old:
-            why = f"valid until {copy.until}" if expired else f"older than {registry.refresh}"
-            add(
-                REGISTRY_STALE,
-                f"the copy of {registry.name} imported on {_day(copy.imported_at)} is {why}: "
-                f"import a fresh one ({source})",
-            )
 
 
 def _suppression(
-    policy: Policy, latest: LatestRecord | None, on_lists: Sequence[int], add: _Add
+    policy: Policy, latest: LatestRecord | None, on_lists: Sequence[int], blocking: list[Reason]
 ) -> None:
+    if not on_lists:
+        return
     granted = latest is not None and latest.action == "grant"
     purpose = policy.purpose
     contract = purpose is not None and purpose.legal_basis == "contract"
@@ -377,46 +437,52 @@ def _suppression(
             (registry.consent_overrides and granted) or (registry.contract_overrides and contract)
         ):
             continue
-        add(SUPPRESSED, f"on the suppression list {copy.name} (imported {_day(copy.imported_at)})")
+        blocking.append(
+            Reason(
+                SUPPRESSED,
+                f"on the suppression list {copy.name} (imported {_day(copy.imported_at)})",
+            )
+        )
 
 
 def _timing(
-    policy: Policy,
-    required: rules.Requirement,
-    market: str,
+    plan: _Plan,
     subject: Subject,
     history: Sequence[LatestRecord],
     decisive: Sequence[LatestRecord],
     at: datetime,
-    add: _Add,
+    blocking: list[Reason],
 ) -> None:
-    pack = policy.book.pack(market)
-    zone = subject.timezone or pack.timezone or "UTC"
-    holidays = pack.holidays or (market if market in rules.EU_EEA else None)
-    for rule, window in required.windows:
-        if not rules.in_window(window, at, zone, holidays):
+    for rule, window in plan.windows:
+        zone = subject.timezone or plan.zone or "UTC"  # looked up only when a window applies
+        if not rules.in_window(window, at, zone, plan.holidays):
             local = at.astimezone(_zone(zone))
-            add(
-                OUTSIDE_HOURS,
-                f"contact only {window.describe()} ({rules.cite(rule)}); it is "
-                f"{local:%a %H:%M} in {zone}",
+            blocking.append(
+                Reason(
+                    OUTSIDE_HOURS,
+                    f"contact only {window.describe()} ({rules.cite(rule)}); it is "
+                    f"{local:%a %H:%M} in {zone}",
+                )
             )
-    for rule, attempts in required.attempts:
-        since = rules.add_duration(at, attempts.period, sign=-1)
-        done = [r for r in history if r.action == "contact" and _moment(r.at) > since]
-        if len(done) >= attempts.count:
-            add(
-                TOO_MANY_ATTEMPTS,
-                f"{len(done)} contact attempts in the last {attempts.period}, the most "
-                f"allowed is {attempts.count} ({rules.cite(rule)})",
+    for rule, count, since, period in plan.attempts:
+        done = sum(1 for r in history if r.action == "contact" and r.at > since)
+        if done >= count:
+            blocking.append(
+                Reason(
+                    TOO_MANY_ATTEMPTS,
+                    f"{done} contact attempts in the last {period}, the most allowed is {count} "
+                    f"({rules.cite(rule)})",
+                )
             )
     refusals = [r for r in decisive if r.action in ("withdraw", "opposition")]
-    for rule, period in required.cooldowns:
-        if refusals and at < rules.add_duration(_moment(refusals[-1].at), period):
-            add(
-                COOLDOWN,
-                f"refused on {_day(refusals[-1].at)}: no contact for {period} after a refusal "
-                f"({rules.cite(rule)})",
+    for rule, since, period in plan.cooldowns:
+        if refusals and refusals[-1].at > since:
+            blocking.append(
+                Reason(
+                    COOLDOWN,
+                    f"refused on {_day(refusals[-1].at)}: no contact for {period} after a "
+                    f"refusal ({rules.cite(rule)})",
+                )
             )
 
 
@@ -426,7 +492,7 @@ def _spec_window(
     subject: Subject,
     markets: Sequence[str],
     at: datetime,
-    add: _Add,
+    blocking: list[Reason],
 ) -> None:
     if isinstance(chosen, str):
         preset = policy.book.preset(chosen)
@@ -444,9 +510,11 @@ def _spec_window(
         zone = subject.timezone or pack.timezone or "UTC"
         if not rules.in_window(window, at, zone, pack.holidays):
             local = at.astimezone(_zone(zone))
-            add(
-                OUTSIDE_HOURS,
-                f"send only {window.describe()} ({source}); it is {local:%a %H:%M} in {zone}",
+            blocking.append(
+                Reason(
+                    OUTSIDE_HOURS,
+                    f"send only {window.describe()} ({source}); it is {local:%a %H:%M} in {zone}",
+                )
             )
 
 

@@ -560,6 +560,8 @@ class SqlStore:
                     batch.clear()
             if batch:
                 cursor.executemany(insert_key, batch)
+            # sorted now, outside the lock: the merge below then appends in key order
+            cursor.execute("CREATE INDEX optin_staging_key ON optin_staging (key)")
             raw.commit()
             with self._across_processes():
                 if self._sqlite:
@@ -583,10 +585,18 @@ class SqlStore:
                     {"n": name},
                 )
                 list_id = int(_one(cursor)[0])
+                ignore = (
+                    ("INSERT OR IGNORE INTO", "")
+                    if self._sqlite
+                    else (
+                        "INSERT INTO",
+                        " ON CONFLICT DO NOTHING",
+                    )
+                )
                 cursor.execute(
                     self._driver(
-                        "INSERT INTO optin_suppressed (key, list_id) "
-                        "SELECT DISTINCT key, :id FROM optin_staging ORDER BY key"
+                        f"{ignore[0]} optin_suppressed (key, list_id) "  # noqa: S608
+                        f"SELECT key, :id FROM optin_staging ORDER BY key{ignore[1]}"
                     ),
                     {"id": list_id},
                 )

@@ -11,6 +11,7 @@ naming the line: nothing is stored then.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,7 +21,7 @@ from ..errors import LedgerError
 from ..rules import CHANNELS
 from .audit import PHONE_COLUMNS
 from .ledger import Ledger
-from .records import hash_key, normalise_subject, subject_key
+from .records import hash_key, national_format, normalise_subject
 from .store import SuppressionList
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -64,8 +65,8 @@ def read_keys(
         raise LedgerError(f"{source}: the file is empty")
     header = [cell.strip().lower() for cell in first]
     index = 0
-    line = 1
     names = _HASH_COLUMNS if hashed else PHONE_COLUMNS
+    key = _hashed_key if hashed else _number_key(region)
     if column is not None:
         if column.lower() not in header:
             raise LedgerError(f"{source}: no column {column!r} (columns: {', '.join(first)})")
@@ -79,26 +80,42 @@ def read_keys(
             )
         index = found[0]
     else:  # one value per line, no header: the first line is an entry
-        yield _key(first[0] if first else "", source, line, hashed, region)
+        yield key(first[0].strip(), source, 1)
     for line, row in enumerate(reader, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        value = row[index] if index < len(row) else ""
-        yield _key(value, source, line, hashed, region)
-        if progress is not None and line % 50_000 == 0:
+        if not row:
+            continue  # a blank line
+        value = row[index].strip() if index < len(row) else ""
+        if not value and not any(cell.strip() for cell in row):
+            continue  # a line of empty cells
+        yield key(value, source, line)
+        if progress is not None and not line % 50_000:
             progress(line)
 
 
-def _key(value: str, source: str, line: int, hashed: bool, region: str | None) -> int:
-    text = value.strip()
-    if hashed:
-        if not _HEX.fullmatch(text):
-            raise LedgerError(f"{source}: line {line}: expected a SHA-256 in hex, got {text!r}")
-        return hash_key(text)
-    try:
-        return subject_key(normalise_subject(text, region))
-    except LedgerError as exc:
-        raise LedgerError(f"{source}: line {line}: {exc}") from None
+def _hashed_key(value: str, source: str, line: int) -> int:
+    if not _HEX.fullmatch(value):
+        raise LedgerError(f"{source}: line {line}: expected a SHA-256 in hex, got {value!r}")
+    return hash_key(value)
+
+
+def _number_key(region: str | None) -> Callable[[str, str, int], int]:
+    """The key of one entry: a registry's national numbers are read by their form alone
+    (millions of lines): digits of a possible length after the national prefix. An entry that
+    is no real number then matches nobody, which is harmless; any other form goes to the full
+    reader, and one that is no number at all stops the import."""
+    sha256 = hashlib.sha256
+    from_bytes = int.from_bytes
+
+    def key(value: str, source: str, line: int) -> int:
+        e164 = national_format(value, region)
+        if e164 is None:
+            try:
+                e164 = normalise_subject(value, region)
+            except LedgerError as exc:
+                raise LedgerError(f"{source}: line {line}: {exc}") from None
+        return from_bytes(sha256(e164.encode()).digest()[:8], "big", signed=True)
+
+    return key
 
 
 def import_list(
