@@ -72,6 +72,7 @@ bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_sms.py
 	$(BIN)/python benchmarks/bench_pdf.py
 	$(BIN)/python benchmarks/bench_ledger.py
+	$(BIN)/python benchmarks/bench_decision.py
 	$(BIN)/python benchmarks/bench_capture.py
 
 ## Serve the demo on http://127.0.0.1:5000 with gunicorn (one worker process per core, 4 threads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html as html_module
 import re
 import subprocess
 import sys
@@ -474,3 +475,62 @@ def test_memo_is_dropped_with_its_spec() -> None:
     del spec
     gc.collect()
     assert key not in _MEMOS
+
+
+OBJECTION_HEADS = {
+    "en": "Right to object to direct marketing:",
+    "fr": "Droit d'opposition à la prospection :",
+    "de": "Widerspruchsrecht gegen Direktwerbung:",
+    "es": "Derecho de oposición a la mercadotecnia directa:",
+    "it": "Diritto di opposizione al marketing diretto:",
+}
+
+
+def test_a_legitimate_interest_purpose_gets_the_separate_art_21_4_paragraph() -> None:
+    """tests.md #14: the Art. 21(4) objection paragraph itself, for a marketing purpose on
+    legitimate interests (postal offers), in every locale, with the ways to object; and none
+    for a spec without marketing."""
+    data = minimal_data(LOCALES)
+    data["purposes"][0].update(channel="post", legal_basis="legitimate_interests")
+    for loc, text in data["purposes"][0]["text"].items():
+        text.pop("label")
+        text["legitimate_interest"] = f"interest {loc}"
+    del data["sms"]
+    spec = build(data)
+    for locale, head in OBJECTION_HEADS.items():
+        html = str(render(spec, "notice-full", locale).html)
+        paragraph = re.search(r'<p class="optin-objection">(.*?)</p>', html, re.S)
+        assert paragraph is not None, locale
+        assert html_module.escape(head, quote=True).replace("&#x27;", "&#39;") in paragraph.group(1)
+        assert "21" in paragraph.group(1) and "rgpd@example.fr" in paragraph.group(1)
+    data["purposes"][0]["direct_marketing"] = False
+    quiet = str(render(build(data), "notice-full", "fr").html)
+    assert 'class="optin-objection"' not in quiet
+
+
+def test_the_notices_say_what_an_sms_stop_stops() -> None:
+    """L-10: STOP stops our SMS only (the default), and the notices say so when the spec has
+    marketing by another channel; with stop_scope = "all" they say STOP plainly."""
+    data = minimal_data(("fr", "en"))
+    data["purposes"].append(
+        {
+            "id": "letters",
+            "channel": "post",
+            "legal_basis": "legitimate_interests",
+            "retention": "P1Y",
+            "text": {
+                loc: {"name": "Courriers", "description": "Courriers.", "legitimate_interest": "x"}
+                for loc in ("fr", "en")
+            },
+        }
+    )
+    short = render(build(data), "notice-short", "fr").text
+    assert "par SMS, pour nos SMS : STOP au 36111" in short
+    assert (
+        "by SMS, for our SMS: Reply STOP to 36111" in render(build(data), "notice-short", "en").text
+    )
+    data["sms"]["stop_scope"] = "all"
+    data["sms"]["opt_out_url"] = "https://example.fr/stop"
+    short = render(build(data), "notice-short", "fr").text
+    assert "par SMS : STOP au 36111" in short and "pour nos SMS" not in short
+    assert "en ligne sur https://example.fr/stop" in short

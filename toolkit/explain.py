@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from . import rules
-from .rules import Registry, Requirement, Rule
+from .rules import CHANNELS, Registry, Requirement, Rule, RuleBook, check_purpose, variants
 from .spec import Spec
 
 
@@ -99,18 +98,16 @@ def _registry_json(registry: Registry) -> dict[str, Any]:
     }
 
 
-def explain(spec: Spec, day: date, book: rules.RuleBook) -> list[PurposeReport]:
+def explain(spec: Spec, day: date, book: RuleBook) -> list[PurposeReport]:
     """Every purpose of ``spec`` against the rules of each of its markets on ``day``."""
     reports = []
     for purpose in spec.purposes:
         markets: list[MarketReport] = []
-        if purpose.direct_marketing and purpose.channel in rules.CHANNELS:
+        if purpose.direct_marketing and purpose.channel in CHANNELS:
             declared = None if purpose.soft_opt_in is None else purpose.soft_opt_in.model_dump()
             for market in spec.target_markets:
-                for required in rules.variants(
-                    book, market, purpose.channel, purpose.audience, day
-                ):
-                    findings = rules.check_purpose(required, purpose.legal_basis, declared)
+                for required in variants(book, market, purpose.channel, purpose.audience, day):
+                    findings = check_purpose(required, purpose.legal_basis, declared)
                     markets.append(MarketReport(required, tuple(f.message for f in findings)))
         reports.append(
             PurposeReport(

@@ -30,10 +30,10 @@ from pydantic import (
     model_validator,
 )
 
-from . import rules
 from .authorities import AUTHORITIES
 from .errors import Problem, RulesError, SpecError
 from .i18n import SUPPORTED_LOCALES, TERRITORY_CODES
+from .rules import CHANNELS, RuleBook, check_purpose, cite, requirement, shipped, variants
 
 Channel = Literal["sms", "email", "phone", "post", "web"]
 LegalBasis = Literal[
@@ -152,8 +152,8 @@ def _opt_out(value: Any) -> Any:
 
 
 def _preset_id(value: str) -> str:
-    if rules.shipped().preset(value) is None:
-        known = ", ".join(p.id for p in rules.shipped().presets())
+    if shipped().preset(value) is None:
+        known = ", ".join(p.id for p in shipped().presets())
         raise ValueError(f"unknown sending-window preset {value!r} (presets: {known})")
     return value
 
@@ -575,7 +575,7 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _rule_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tuple[str, Problem]]:
+def _rule_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[str, Problem]]:
     """What the channel law of each market says of each purpose on ``day``: ("error" or
     "warning", problem). Every message names the market, the rule and its source."""
     markets = spec.target_markets
@@ -616,13 +616,13 @@ def _rule_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tupl
                     "rest the purpose on legitimate interests",
                 ),
             )
-        if not purpose.direct_marketing or purpose.channel not in rules.CHANNELS:
+        if not purpose.direct_marketing or purpose.channel not in CHANNELS:
             continue
         declared = None if purpose.soft_opt_in is None else purpose.soft_opt_in.model_dump()
         for market in markets:
             found = [
-                (required, rules.check_purpose(required, purpose.legal_basis, declared))
-                for required in rules.variants(book, market, purpose.channel, purpose.audience, day)
+                (required, check_purpose(required, purpose.legal_basis, declared))
+                for required in variants(book, market, purpose.channel, purpose.audience, day)
             ]
             failing = [(r, f) for r, f in found if f]
             if failing and len(failing) == len(found):
@@ -642,7 +642,7 @@ def _rule_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tupl
     yield from _opt_out_findings(spec, day, book)
 
 
-def _opt_out_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[tuple[str, Problem]]:
+def _opt_out_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[str, Problem]]:
     """An SMS opt-out must reach every market, at no more than its law allows."""
     sms = spec.sms
     sms_purposes = [p for p in spec.purposes if p.channel == "sms"]
@@ -663,7 +663,7 @@ def _opt_out_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[t
                 )
     for market in spec.target_markets:
         for purpose in sms_purposes:
-            required = rules.requirement(book, market, "sms", purpose.audience, day)
+            required = requirement(book, market, "sms", purpose.audience, day)
             if (
                 required.opt_out_cost == "free"
                 and sms.opt_out_cost != "free"
@@ -675,7 +675,7 @@ def _opt_out_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[t
                     Problem(
                         "sms.opt_out_cost",
                         f"{required.label}: opting out must be free ("
-                        + "; ".join(rules.cite(r) for r in strict)
+                        + "; ".join(cite(r) for r in strict)
                         + '): set opt_out_cost = "free" if replying costs nothing, or give '
                         "sms.opt_out_url",
                     ),
@@ -684,10 +684,10 @@ def _opt_out_findings(spec: Spec, day: date, book: rules.RuleBook) -> Iterator[t
 
 
 def check_spec(
-    spec: Spec, *, at: date | None = None, book: rules.RuleBook | None = None
+    spec: Spec, *, at: date | None = None, book: RuleBook | None = None
 ) -> list[Problem]:
     """The warnings the rules give about a valid spec (contacts the rules will block)."""
-    chosen = rules.shipped() if book is None else book
+    chosen = shipped() if book is None else book
     day = _today() if at is None else at
     return [p for level, p in _rule_findings(spec, day, chosen) if level == "warning"]
 
@@ -697,7 +697,7 @@ def validate_spec(
     source: str | None = None,
     *,
     at: date | None = None,
-    book: rules.RuleBook | None = None,
+    book: RuleBook | None = None,
     law: bool = True,
 ) -> Spec:
     """Validate a decoded spec (a dict) into a frozen ``Spec``, or raise ``SpecError``.
@@ -716,7 +716,7 @@ def validate_spec(
     problems = list(_semantic_problems(spec))
     if not problems:
         try:
-            chosen = rules.shipped() if book is None else book
+            chosen = shipped() if book is None else book
         except RulesError as exc:
             raise SpecError([Problem("", str(exc))], source) from None
         day = _today() if at is None else at
@@ -734,7 +734,7 @@ def load_spec(
     path: str | Path,
     *,
     at: date | None = None,
-    book: rules.RuleBook | None = None,
+    book: RuleBook | None = None,
     law: bool = True,
 ) -> Spec:
     """Read a TOML (or .json) spec file and return the validated, frozen ``Spec``."""

@@ -1,23 +1,27 @@
 """Group commit: concurrent appends share one transaction and one durable commit.
 
-A caller queues its batch, then either takes the writer lock and writes every batch queued
-(its own and the others', one transaction, one disk sync), or, when another caller is
-writing, waits until that write ends and looks again. Under load, many sign-ups share one
-commit; alone, a caller writes its own batch with no thread hand-off.
+A caller queues its batch. If nobody is writing, it leads: it writes every queued batch (its
+own and the others', one transaction, one disk sync). Then it passes the turn to the first
+caller still queued, if any, and returns: each leader writes one round, so no request carries
+the load of the others for long. A caller that is not leading waits, woken once: when its batch
+is written or has failed, or when the turn is passed to it. Alone, a caller writes its own
+batch with no thread hand-off.
 
 Invariants (each is what a test checks):
 
-1. Only the holder of ``_writer`` writes, and only it touches ``_known`` (the versions whose
-   text is known to be stored).
-2. Nobody is ever handed the writing: a waiter is woken (``_ended``) every time a write ends
-   and takes the lock itself if its batch is still queued. A caller interrupted while waiting
-   (a signal, a timeout of its own) removes its batch if no writer took it yet, and otherwise
-   leaves it to the writer that did: either way nobody else is left waiting (D4). In the
-   second case the batch is stored although the call failed; the ledger tells the truth.
+1. Only the leader writes, and only it touches ``_known`` (the versions whose text is known to
+   be stored). "Pass the turn, or stop leading when nobody is queued" is decided atomically
+   under ``_state``: a batch queued after that finds nobody writing and leads itself, so no
+   batch is ever left behind.
+2. A caller interrupted while waiting (a signal, a timeout of its own) leaves nobody waiting
+   (D4): under ``_state`` it removes its batch if no leader took it yet (nothing of it is
+   stored, as its exception says), and if the turn had been passed to it, passes it on. A batch
+   a leader took is resolved by that leader. A leader interrupted while writing fails the
+   batches it holds and those still queued, with an error: no caller is ever left waiting or
+   told "stored" wrongly.
 3. A batch is written whole or not at all. A batch that names a text nobody stored, or that
    the database refuses, fails alone: the others of its transaction are rewritten without it.
-   An outage fails every batch of the transaction (after one retry on a fresh connection),
-   and no caller is ever told "stored" for a batch that was not committed.
+   An outage fails every batch of the transaction (after one retry on a fresh connection).
 4. Batches are sealed in the order they are taken, under the store's write lock held from
    reading the head to the commit, so the chain never forks.
 """
@@ -25,7 +29,7 @@ Invariants (each is what a test checks):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +47,8 @@ class Batch:
     events: Sequence[ConsentEvent]
     texts: Sequence[StoredText] = ()
     future: Future[list[ConsentEvent]] = field(default_factory=Future)
+    wake: threading.Event = field(default_factory=threading.Event)  # resolved, or your turn
+    turn: bool = False  # set under _state when this caller is to lead next
 
 
 class GroupCommit:
@@ -53,10 +59,11 @@ class GroupCommit:
         self._reset()
 
     def _reset(self) -> None:
-        self._writer = threading.Lock()  # its holder writes (or holds writes, paused())
-        self._ended = threading.Condition(threading.Lock())  # notified when a write ends
-        self._queue: list[Batch] = []  # guarded by _ended's lock
-        self._pending = 0  # batches queued or being written; guarded by _ended's lock
+        self._state = threading.Lock()  # guards _queue, _leading and _pending
+        self._queue: list[Batch] = []
+        self._leading = False  # a caller is writing the queue
+        self._pending = 0  # batches queued or being written
+        self._hold = threading.Lock()  # held by the leader around each write, and by paused()
         self._known: set[str] = set()
 
     def write(
@@ -64,39 +71,64 @@ class GroupCommit:
     ) -> list[ConsentEvent]:
         """Queue a batch and see it written (by this caller, or with another's group)."""
         batch = Batch(events, texts)
-        with self._ended:
+        with self._state:
             self._queue.append(batch)
             self._pending += 1
-        try:
-            while not batch.future.done():
-                if self._writer.acquire(blocking=False):
-                    try:
-                        taken = self._take()
-                        if taken:  # else a writer before us took ours, and resolved it
-                            self._write(taken, drain=True)
-                    finally:
-                        self._release()
-                else:
-                    with self._ended:  # a write is under way: wait for it to end, then look
-                        if not batch.future.done() and self._writer.locked():
-                            self._ended.wait()
-        except BaseException:
-            with self._ended:
-                if batch in self._queue:  # nobody took it: it will never be written
-                    self._queue.remove(batch)
-                    self._pending -= 1
-            raise
+            if not self._leading:
+                self._leading = batch.turn = True
+        while not batch.future.done():
+            if batch.turn:
+                self._lead()
+                continue
+            try:
+                batch.wake.wait()  # woken once: written or failed, or the turn passed to us
+            except BaseException:
+                with self._state:
+                    if batch in self._queue:  # no leader took it: it will never be written
+                        self._queue.remove(batch)
+                        self._pending -= 1
+                    if batch.turn:  # the turn was ours: pass it on
+                        self._pass_turn()
+                raise
         return batch.future.result()
 
+    def _lead(self) -> None:
+        """Write one round (everything queued, and what queues while the write lock is
+        awaited), then pass the turn on or stop leading."""
+        try:
+            with self._hold:
+                taken = self._take()
+                if taken:
+                    self._write(taken, drain=True)
+        except BaseException:
+            with self._state:
+                left, self._queue = self._queue, []
+                self._leading = False
+            self._fail(left, LedgerError("the writing caller was interrupted; nothing was stored"))
+            raise
+        with self._state:
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        """Under ``_state``: the first caller still queued leads next; with none, nobody."""
+        if self._queue:
+            following = self._queue[0]
+            following.turn = True
+            following.wake.set()
+        else:
+            self._leading = False
+
     def _take(self) -> list[Batch]:
-        with self._ended:
+        with self._state:
             taken, self._queue = self._queue, []
         return taken
 
-    def _release(self) -> None:
-        self._writer.release()
-        with self._ended:
-            self._ended.notify_all()
+    def knows(self, versions: Iterable[str]) -> bool:
+        """Whether every version is known to have its text stored (then a caller need not
+        offer the texts). Only the leader adds to the set; reading it is safe, and a miss only
+        costs the caller a look-up of texts the leader then skips."""
+        known = self._known
+        return all(version in known for version in versions)
 
     @property
     def pending(self) -> int:
@@ -106,11 +138,8 @@ class GroupCommit:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """Hold the writing: batches queue, and are written together once released."""
-        self._writer.acquire()
-        try:
+        with self._hold:
             yield
-        finally:
-            self._release()
 
     def _write(self, batches: list[Batch], *, drain: bool = False, retry: bool = True) -> None:
         """Write batches in one transaction (taking, once the write lock is held, every batch
@@ -199,7 +228,8 @@ class GroupCommit:
             batch.future.set_exception(error)
         else:
             batch.future.set_result(result or [])
-        with self._ended:
+        batch.wake.set()
+        with self._state:
             self._pending -= 1
 
     def _fail(self, batches: Sequence[Batch], error: Exception) -> None:

@@ -22,7 +22,18 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezones
 
-from .. import rules
+from ..rules import (
+    CHANNELS,
+    EU_EEA,
+    Requirement,
+    Rule,
+    RuleBook,
+    Window,
+    add_duration,
+    cite,
+    in_window,
+    requirement,
+)
 from ..spec import Purpose, SendingWindow, Spec
 from .records import CONSENT_ACTIONS, number_facts
 from .store import Latest, SuppressionList
@@ -190,14 +201,14 @@ class _Plan:
     the law's requirement and every time limit as a record timestamp to compare with."""
 
     market: str
-    required: rules.Requirement | None
+    required: Requirement | None
     needs_grant: bool
     without_record: Reason  # the reason when the subject has no record
     expiry: tuple[str, str, str] | None  # (grants before this are too old, max_age, source)
     registries: tuple[tuple[str, str, bool], ...]  # (code, message, lifted by consent)
-    windows: tuple[tuple[rules.Rule, rules.Window], ...]
-    attempts: tuple[tuple[rules.Rule, int, str, str], ...]  # (rule, count, since, period)
-    cooldowns: tuple[tuple[rules.Rule, str, str], ...]  # (rule, refusals after this, period)
+    windows: tuple[tuple[Rule, Window], ...]
+    attempts: tuple[tuple[Rule, int, str, str], ...]  # (rule, count, since, period)
+    cooldowns: tuple[tuple[Rule, str, str], ...]  # (rule, refusals after this, period)
     zone: str | None
     holidays: str | None
 
@@ -211,7 +222,7 @@ class Policy:
 
     spec: Spec | None
     purpose: Purpose | None
-    book: rules.RuleBook
+    book: RuleBook
     lists: Mapping[int, SuppressionList] = field(default_factory=dict)  # current copies, by id
     _plans: dict[tuple[str, str | None, datetime], _Plan] = field(default_factory=dict)
 
@@ -235,8 +246,8 @@ class Policy:
         assert purpose is not None
         day = at.astimezone(UTC).date()
         required = None
-        if purpose.direct_marketing and purpose.channel in rules.CHANNELS:
-            required = rules.requirement(
+        if purpose.direct_marketing and purpose.channel in CHANNELS:
+            required = requirement(
                 self.book,
                 market,
                 purpose.channel,
@@ -274,9 +285,9 @@ class Policy:
         max_age, source = purpose.max_age, "the purpose's max_age"
         if max_age is None and required is not None and required.consent_max_age is not None:
             rule, max_age = required.consent_max_age
-            source = rules.cite(rule)
+            source = cite(rule)
         if max_age is not None and needs_grant:
-            expiry = (_iso(rules.add_duration(at, max_age, sign=-1)), max_age, source)
+            expiry = (_iso(add_duration(at, max_age, sign=-1)), max_age, source)
         pack = self.book.pack(market)
         return _Plan(
             market=market,
@@ -289,21 +300,21 @@ class Policy:
             attempts=()
             if required is None
             else tuple(
-                (rule, a.count, _iso(rules.add_duration(at, a.period, sign=-1)), a.period)
+                (rule, a.count, _iso(add_duration(at, a.period, sign=-1)), a.period)
                 for rule, a in required.attempts
             ),
             cooldowns=()
             if required is None
             else tuple(
-                (rule, _iso(rules.add_duration(at, period, sign=-1)), period)
+                (rule, _iso(add_duration(at, period, sign=-1)), period)
                 for rule, period in required.cooldowns
             ),
             zone=pack.timezone,
-            holidays=pack.holidays or (market if market in rules.EU_EEA else None),
+            holidays=pack.holidays or (market if market in EU_EEA else None),
         )
 
     def _registry_checks(
-        self, required: rules.Requirement, at: datetime
+        self, required: Requirement, at: datetime
     ) -> tuple[tuple[str, str, bool], ...]:
         """The registries the law says to screen, and whether a usable copy is here."""
         assert self.purpose is not None
@@ -325,7 +336,7 @@ class Policy:
                 )
                 continue
             expired = copy.until is not None and at.date() > date.fromisoformat(copy.until)
-            old = registry.refresh is not None and at > rules.add_duration(
+            old = registry.refresh is not None and at > add_duration(
                 _moment(copy.imported_at), registry.refresh
             )
             if expired or old:
@@ -455,12 +466,12 @@ def _timing(
 ) -> None:
     for rule, window in plan.windows:
         zone = subject.timezone or plan.zone or "UTC"  # looked up only when a window applies
-        if not rules.in_window(window, at, zone, plan.holidays):
+        if not in_window(window, at, zone, plan.holidays):
             local = at.astimezone(_zone(zone))
             blocking.append(
                 Reason(
                     OUTSIDE_HOURS,
-                    f"contact only {window.describe()} ({rules.cite(rule)}); it is "
+                    f"contact only {window.describe()} ({cite(rule)}); it is "
                     f"{local:%a %H:%M} in {zone}",
                 )
             )
@@ -471,7 +482,7 @@ def _timing(
                 Reason(
                     TOO_MANY_ATTEMPTS,
                     f"{done} contact attempts in the last {period}, the most allowed is {count} "
-                    f"({rules.cite(rule)})",
+                    f"({cite(rule)})",
                 )
             )
     refusals = [r for r in decisive if r.action in ("withdraw", "opposition")]
@@ -481,7 +492,7 @@ def _timing(
                 Reason(
                     COOLDOWN,
                     f"refused on {_day(refusals[-1].at)}: no contact for {period} after a "
-                    f"refusal ({rules.cite(rule)})",
+                    f"refusal ({cite(rule)})",
                 )
             )
 
@@ -500,7 +511,7 @@ def _spec_window(
             return
         window, source = preset.window, f"preset {preset.id}: {preset.source.citation}"
     else:
-        window = rules.Window(
+        window = Window(
             days=chosen.days, hours=chosen.hours, public_holidays=chosen.public_holidays
         )
         source = "the spec's sending_window"
@@ -508,7 +519,7 @@ def _spec_window(
     for market in markets or policy.spec.target_markets:
         pack = policy.book.pack(market)
         zone = subject.timezone or pack.timezone or "UTC"
-        if not rules.in_window(window, at, zone, pack.holidays):
+        if not in_window(window, at, zone, pack.holidays):
             local = at.astimezone(_zone(zone))
             blocking.append(
                 Reason(

@@ -18,10 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .. import rules
 from ..errors import LedgerError
 from ..render import Rendered, content_version, render
-from ..rules import RuleBook
+from ..rules import RuleBook, shipped
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
 from .commit import GroupCommit
@@ -128,7 +127,9 @@ class Ledger:
         if not prepared:
             return []
         self._store.ensure()
-        return self._commit.write(prepared, self._texts_from_spec(prepared))
+        named = (version for item in prepared for version in item.versions.values())
+        texts = [] if self._commit.knows(named) else self._texts_from_spec(prepared)
+        return self._commit.write(prepared, texts)
 
     def prepare(
         self,
@@ -218,7 +219,7 @@ class Ledger:
         """What ``purpose`` must meet (its spec and the rule packs), with the current copies of
         the suppression lists; without a spec, the consent record and the lists decide."""
         lists = {item.id: item for item in self._store.suppression_lists()}
-        chosen = rules.shipped() if book is None else book
+        chosen = shipped() if book is None else book
         target = None if self.spec is None else self._purpose(purpose)
         return Policy(self.spec, target, chosen, lists)
 
