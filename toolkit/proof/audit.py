@@ -21,7 +21,7 @@ from ..errors import LedgerError
 from ..rules import RuleBook
 from .decision import BLOCKING_CODES, Policy, decide, subject_of
 from .ledger import Ledger
-from .records import read_subject, subject_key
+from .records import iso_utc, read_subject, subject_key
 
 INVALID_NUMBER = "invalid-number"  # the reason code of a row whose number cannot be read
 PHONE_COLUMNS = ("phone", "mobile", "msisdn", "telephone", "tel", "number", "to")
@@ -162,7 +162,7 @@ def run_audit(
     flight, so memory stays flat."""
     global _JOB
     moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
-    upto = None if at is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    upto = None if at is None else iso_utc(moment)
     job = _Job(ledger, purpose, region, moment, upto, book)
     ledger.policy(purpose, book)  # an unknown purpose fails here, before any work
     summary = AuditSummary()

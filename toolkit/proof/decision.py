@@ -35,7 +35,7 @@ from ..rules import (
     requirement,
 )
 from ..spec import Purpose, SendingWindow, Spec
-from .records import CONSENT_ACTIONS, number_facts
+from .records import CONSENT_ACTIONS, iso_utc, number_facts
 from .store import Latest, SuppressionList
 
 # Stable reason codes (tools match on these, never on the words).
@@ -56,7 +56,6 @@ OUTSIDE_HOURS = "outside-hours"  # outside the law's contact window, or the spec
 TOO_MANY_ATTEMPTS = "too-many-attempts"  # the attempt cap of the period is reached
 COOLDOWN = "cooldown"  # too soon after the person refused
 
-ALLOWING = (CONSENT, NO_OBJECTION, SOFT_OPT_IN, CONTRACT)
 BLOCKING_CODES = frozenset(
     {
         NO_CONSENT,
@@ -190,11 +189,6 @@ def consent_state(latest: LatestRecord | None, basis: str | None) -> tuple[bool,
     return False, Reason(OPPOSITION, f"opposition by {how} on {_day(latest.at)}")
 
 
-def _iso(moment: datetime) -> str:
-    """A moment as records store it (UTC, milliseconds, Z): such strings compare as times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What the decision needs for one market, kind of number and moment, worked out once:
@@ -287,7 +281,7 @@ class Policy:
             rule, max_age = required.consent_max_age
             source = cite(rule)
         if max_age is not None and needs_grant:
-            expiry = (_iso(add_duration(at, max_age, sign=-1)), max_age, source)
+            expiry = (iso_utc(add_duration(at, max_age, sign=-1)), max_age, source)
         pack = self.book.pack(market)
         return _Plan(
             market=market,
@@ -300,13 +294,13 @@ class Policy:
             attempts=()
             if required is None
             else tuple(
-                (rule, a.count, _iso(add_duration(at, a.period, sign=-1)), a.period)
+                (rule, a.count, iso_utc(add_duration(at, a.period, sign=-1)), a.period)
                 for rule, a in required.attempts
             ),
             cooldowns=()
             if required is None
             else tuple(
-                (rule, _iso(add_duration(at, period, sign=-1)), period)
+                (rule, iso_utc(add_duration(at, period, sign=-1)), period)
                 for rule, period in required.cooldowns
             ),
             zone=pack.timezone,
@@ -417,7 +411,7 @@ def _consent(
     if latest is None:
         (blocking if plan.needs_grant else allowing).append(plan.without_record)
         return
-    allowed, reason = consent_state(latest, "consent" if plan.needs_grant else "other")
+    allowed, reason = consent_state(latest, None)  # a record: the basis does not matter
     (allowing if allowed else blocking).append(reason)
     if allowed and plan.expiry is not None and latest.at < plan.expiry[0]:
         _cutoff, max_age, source = plan.expiry

@@ -29,6 +29,7 @@ from .records import (
     ACTIONS,
     METHODS,
     ConsentEvent,
+    iso_utc,
     minimise_evidence,
     new_event_id,
     normalise_subject,
@@ -38,11 +39,6 @@ from .records import (
 from .store import Latest, SqlStore, StoredText, SuppressionList, database_url
 
 __all__ = ["Decision", "Ledger", "VerifyResult", "database_url"]
-
-
-def _iso(moment: datetime) -> str:
-    """A moment as records store it: UTC, milliseconds, Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _stored(rendered: Rendered) -> StoredText:
@@ -238,7 +234,7 @@ class Ledger:
         moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
         policy = self.policy(purpose, book)
         key = normalise_subject(subject, region)
-        upto = None if at is None else _iso(moment)
+        upto = None if at is None else iso_utc(moment)
         history = self._store.subject_events(key, purpose, upto)
         on_lists = sorted(self._store.suppressed([subject_key(key)]).get(subject_key(key), ()))
         return decide(policy, subject_of(key), history, on_lists, moment)
@@ -276,10 +272,6 @@ class Ledger:
         if self.spec is None:
             return None
         return str(self._purpose(purpose).legal_basis)
-
-    def latest_many(self, subjects: Iterable[str], purpose: str) -> dict[str, Latest]:
-        """For normalised subjects: the latest consent record per subject for a purpose."""
-        return self._store.latest_many(list(subjects), purpose)
 
     def events_many(
         self, subjects: Sequence[str], purpose: str, upto: str | None = None

@@ -247,8 +247,9 @@ def _national_prefix(region: str) -> tuple[int, str, frozenset[int]] | None:
 
 def national_format(text: str, region: str | None) -> str | None:
     """A national number of ``region`` ("06 12 34 56 78" in FR) in E.164 by its form alone:
-    digits of a possible length after the national prefix. For bulk lists, where an entry
-    that is not a real number is harmless (it matches nobody); None when the form differs."""
+    digits of a possible length, after the national prefix when there is one. For bulk lists,
+    where an entry that is not a real number is harmless (it matches nobody); None when the
+    form differs."""
     if region is None:
         return None
     known = _national_prefix(region)
@@ -256,25 +257,17 @@ def national_format(text: str, region: str | None) -> str | None:
         return None
     code, prefix, lengths = known
     digits = text if text.isdigit() else text.translate(_SEPARATORS)
-    if not digits.isdigit() or (prefix and not digits.startswith(prefix)):
+    if not digits.isdigit():
         return None
-    national = digits[len(prefix) :]
-    return f"+{code}{national}" if len(national) in lengths else None
+    national = digits[len(prefix) :] if prefix and digits.startswith(prefix) else digits
+    return f"+{code}{national}" if not lengths or len(national) in lengths else None
 
 
 def _national_fast(text: str, region: str | None) -> str | None:
-    """A national number in the usual format ("06 12 34 56 78" in FR) as E.164, without the
-    general parser (registry files hold millions of them); None when unsure."""
-    if region is None:
-        return None
-    digits = text.translate(_SEPARATORS)
-    known = _national_prefix(region)
-    if not digits.isdigit() or known is None:
-        return None
-    code, prefix, _lengths = known
-    if prefix and digits.startswith(prefix):
-        digits = digits[len(prefix) :]
-    return _e164_fast(f"+{code}{digits}") or None
+    """A national number in the usual format ("06 12 34 56 78" in FR) as E.164, validated
+    without the general parser; None when unsure (the full parser then decides)."""
+    candidate = national_format(text, region)
+    return (_e164_fast(candidate) or None) if candidate else None
 
 
 def read_subject(text: str, region: str | None = None) -> tuple[str, tuple[str | None, int] | None]:
@@ -361,9 +354,15 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+def iso_utc(moment: datetime) -> str:
+    """A moment as records store it, UTC ISO 8601 with milliseconds (2026-11-30T09:15:02.123Z):
+    such strings compare as the times they are."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """The current time in UTC, ISO 8601 with milliseconds: 2026-11-30T09:15:02.123Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time as records store it."""
+    return iso_utc(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

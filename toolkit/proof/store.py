@@ -120,8 +120,29 @@ class ChainStore(Protocol):
     def latest(self, subject: str, purpose: str) -> ConsentEvent | None:
         """The subject's latest record for a purpose."""
 
-    def latest_many(self, subjects: Sequence[str], purpose: str) -> dict[str, Latest]:
-        """The latest record per subject for a purpose (subjects without one are absent)."""
+    def events_many(
+        self, subjects: Sequence[str], purpose: str, upto: str | None = None
+    ) -> dict[str, list[Latest]]:
+        """Each subject's records for a purpose, oldest first (subjects without any absent)."""
+
+    def subject_events(self, subject: str, purpose: str, upto: str | None) -> list[Latest]:
+        """A subject's records for a purpose, oldest first."""
+
+    def suppression_lists(self) -> list[SuppressionList]:
+        """The current copy of every suppression list."""
+
+    def suppressed(self, keys: Sequence[int]) -> dict[int, set[int]]:
+        """For each key on a list: the ids of the list copies it is on."""
+
+    def import_suppression(
+        self,
+        name: str,
+        channel: str | None,
+        until: str | None,
+        source: str,
+        keys: Iterable[int],
+    ) -> SuppressionList:
+        """Store a new copy of a list, all or nothing."""
 
     def history(self, subject: str) -> list[ConsentEvent]:
         """Every record of a subject, oldest first."""
@@ -482,15 +503,6 @@ class SqlStore:
                 for subject, action, method, at in cursor.fetchall():
                     found.setdefault(subject, []).append(Latest(action, method, at))
         return found
-
-    def latest_many(self, subjects: Sequence[str], purpose: str) -> dict[str, Latest]:
-        """The latest consent record per subject for a purpose."""
-        latest: dict[str, Latest] = {}
-        for subject, records in self.events_many(subjects, purpose).items():
-            decisive = [r for r in records if r.action in CONSENT_ACTIONS]
-            if decisive:
-                latest[subject] = decisive[-1]
-        return latest
 
     # --- suppression lists --------------------------------------------------------------------
 
