@@ -18,9 +18,7 @@ Run: make bench   (or .venv/bin/python benchmarks/bench_decision.py [--records N
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ledger import build_ledger
+from bench_ledger import audit_run, build_ledger, timed
 
 import toolkit
 from toolkit.proof import Ledger
@@ -39,17 +37,6 @@ from toolkit.proof.records import LedgerError, normalise_subject
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "examples" / "dse-france.toml"
 OPTIN = Path(sys.executable).with_name("optin")
-
-
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a subprocess."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def write_list(path: Path, count: int, seed: int) -> None:
@@ -115,7 +102,7 @@ def main() -> int:
         small_list, big_list = work / "small.csv", work / "big.csv"
         write_list(small_list, args.list_size // 10, 1)
         write_list(big_list, args.list_size, 2)
-        small_s, small_mib = run(
+        small_s, small_mib = timed(
             [
                 str(OPTIN),
                 "suppress",
@@ -129,7 +116,7 @@ def main() -> int:
                 str(db),
             ]
         )
-        big_s, big_mib = run(
+        big_s, big_mib = timed(
             [
                 str(OPTIN),
                 "suppress",
@@ -156,31 +143,10 @@ def main() -> int:
             f"can_send, every check on: {full:,.0f}/s; bare consent lookup: {bare:,.0f}/s; "
             f"ratio {full / bare:.2f}x (goal >= 0.5x)"
         )
-        audits = []
-        for rows in (args.records // 10, args.records):
-            contacts = work / f"contacts-{rows}.csv"
-            with contacts.open("w", encoding="utf-8") as out:
-                out.write("name,phone\n")
-                for i in range(rows):
-                    number = i * 2 if i % 3 else i * 2 + 1  # two thirds in the ledger
-                    out.write(f"c{i},+336{number:08d}\n")
-            audits.append(
-                run(
-                    [
-                        str(OPTIN),
-                        "audit",
-                        str(contacts),
-                        "--purpose",
-                        "sms_offers",
-                        "--db",
-                        str(db),
-                        "-o",
-                        str(work / f"out-{rows}"),
-                        "--spec",
-                        str(SPEC_PATH),
-                    ]
-                )
-            )
+        audits = [
+            audit_run(db, rows, work, "--spec", str(SPEC_PATH))
+            for rows in (args.records // 10, args.records)
+        ]
         (a_small, m_small), (a_big, m_big) = audits
         print(
             f"optin audit with the spec and the lists: {args.records // 10:,} numbers "

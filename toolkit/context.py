@@ -162,13 +162,6 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
         # non-premium SMS (FR « (SMS non surtaxé) »): never say "free" for this.
         cost = _("(standard rate)")
         opt_out = f"{opt_out} {cost}"
-    number = sms.reply_number
-    home = sms.opt_out_country or spec.controller.country
-    unreachable = (
-        number is not None
-        and not number.startswith("+")
-        and any(market != home for market in spec.target_markets)
-    )
     names = [p.name for p in purposes if p.channel == "sms"]
     return SmsView(
         sender=sms.sender,
@@ -177,7 +170,7 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
         purposes=join(names, locale),
         scope=sms.stop_scope,
         web=sms.opt_out_url,
-        web_in_sms=unreachable and sms.opt_out_url is not None,
+        web_in_sms=bool(spec.sms_unreachable_markets()) and sms.opt_out_url is not None,
     )
 
 

@@ -398,6 +398,16 @@ class Spec(_Model):
             return self.authority
         return Authority(**AUTHORITIES[self.controller.country])
 
+    def sms_unreachable_markets(self) -> tuple[str, ...]:
+        """The markets the SMS opt-out number cannot be reached from: a short code or national
+        number works only in ``opt_out_country`` (default the controller's); an international
+        number (+...) works everywhere."""
+        number = None if self.sms is None else self.sms.reply_number
+        if self.sms is None or number is None or number.startswith("+"):
+            return ()
+        home = self.sms.opt_out_country or self.controller.country
+        return tuple(market for market in self.target_markets if market != home)
+
     def sms_stop_purposes(self) -> tuple[str, ...]:
         """What an SMS opt-out (STOP) stops, as ``[sms] stop_scope`` says and the notices say:
         every SMS purpose, or every direct-marketing purpose."""
@@ -648,19 +658,17 @@ def _opt_out_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[s
     sms_purposes = [p for p in spec.purposes if p.channel == "sms"]
     if sms is None or not sms_purposes:
         return
-    number = sms.reply_number
-    if number is not None and not number.startswith("+"):
+    if sms.opt_out_url is None:
         home = sms.opt_out_country or spec.controller.country
-        for market in spec.target_markets:
-            if market != home and sms.opt_out_url is None:
-                yield (
-                    "error",
-                    Problem(
-                        "sms.opt_out_number",
-                        f"{number} can be reached only from {home}: people in {market} could not "
-                        "opt out; give an international number (+...) or sms.opt_out_url",
-                    ),
-                )
+        for market in spec.sms_unreachable_markets():
+            yield (
+                "error",
+                Problem(
+                    "sms.opt_out_number",
+                    f"{sms.reply_number} can be reached only from {home}: people in {market} "
+                    "could not opt out; give an international number (+...) or sms.opt_out_url",
+                ),
+            )
     for market in spec.target_markets:
         for purpose in sms_purposes:
             required = requirement(book, market, "sms", purpose.audience, day)

@@ -236,7 +236,8 @@ class Ledger:
         key = normalise_subject(subject, region)
         upto = None if at is None else iso_utc(moment)
         history = self._store.subject_events(key, purpose, upto)
-        on_lists = sorted(self._store.suppressed([subject_key(key)]).get(subject_key(key), ()))
+        hashed = subject_key(key)
+        on_lists = sorted(self._store.suppressed([hashed]).get(hashed, ()))
         return decide(policy, subject_of(key), history, on_lists, moment)
 
     # --- suppression lists --------------------------------------------------------------------
