@@ -46,6 +46,7 @@ def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
                 "channel": "sms",
                 "legal_basis": "consent",
                 "retention": "P3Y",
+                "retention_from": "collection",
                 "text": {
                     loc: {
                         "name": texts[loc][0],
@@ -57,6 +58,7 @@ def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
             }
         ],
         "sms": {"sender": "EXEMPLE", "opt_out_number": "36111"},
+        "proof": {"retention": "P5Y"},
     }
 
 

@@ -36,6 +36,7 @@ def postal_spec() -> Spec:
             "channel": "post",
             "legal_basis": "legitimate_interests",
             "retention": "P3Y",
+            "retention_from": "collection",
             "text": {
                 "fr": {
                     "name": "Offres par courrier",

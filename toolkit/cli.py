@@ -22,6 +22,7 @@ import click
 from . import __version__
 from .csvio import read_csv
 from .errors import SpecError, ToolkitError
+from .context import COLLECTIONS
 from .render import ARTEFACTS, render
 from .sms import (
     GSM7,
@@ -211,12 +212,27 @@ def rules_list(market: str | None, at: str | None, rule_files: tuple[str, ...]) 
     show_default=True,
 )
 @click.option("--first-contact", is_flag=True, help="sms-footer: the first message's footer")
-def render_cmd(spec_path: str, artefact: str, locale: str, fmt: str, first_contact: bool) -> None:
+@click.option(
+    "--collection",
+    type=click.Choice(COLLECTIONS),
+    default=None,
+    help="where the reader's data came from: person (a form, Art. 13) or source (Art. 14);"
+    " default both, each said of its purposes",
+)
+def render_cmd(
+    spec_path: str, artefact: str, locale: str, fmt: str, first_contact: bool, collection: str | None
+) -> None:
     """Render one artefact of SPEC in one locale."""
     if first_contact and artefact != "sms-footer":
         raise click.UsageError("--first-contact applies to --artefact sms-footer only")
     with _exit_on_error(spec_path):
-        rendered = render(load_spec(spec_path), artefact, locale, first_contact=first_contact)
+        rendered = render(
+            load_spec(spec_path),
+            artefact,
+            locale,
+            first_contact=first_contact,
+            collection=collection,
+        )
     if fmt == "json":
         click.echo(json.dumps(rendered.as_json(), ensure_ascii=False, indent=2))
     elif fmt == "text" or rendered.html is None:

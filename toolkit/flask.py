@@ -116,15 +116,20 @@ def _negotiate_request_locale() -> str:
 
 
 def consent_checkboxes() -> Markup:
-    """The spec's consent checkboxes (unticked) in the request's locale."""
-    html = render(state().spec, "checkbox", request_locale()).html
+    """The spec's consent checkboxes (unticked) in the request's locale. A form collects from
+    the person, so the short notice version they carry is the form's (Art. 13) one."""
+    html = render(state().spec, "checkbox", request_locale(), collection="person").html
     assert html is not None
     return html
 
 
-def collection_notice(layer: str = "short") -> Markup:
-    """The short (first layer) or full notice in the request's locale."""
-    html = render(state().spec, f"notice-{layer}", request_locale()).html
+def collection_notice(layer: str = "short", collection: str | None = None) -> Markup:
+    """The short (first layer) or full notice in the request's locale. The short one sits
+    beside a form, so it speaks of data the person gives (``collection="person"``) unless told
+    otherwise; the full one is the page everyone reads (both kinds of data)."""
+    if layer == "short" and collection is None:
+        collection = "person"
+    html = render(state().spec, f"notice-{layer}", request_locale(), collection=collection).html
     assert html is not None
     return html
 

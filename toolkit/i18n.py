@@ -88,9 +88,18 @@ def format_duration(parts: tuple[int, int, int, int], locale: str) -> str:
     return format_list(words, locale=loc)
 
 
+#: English notices are read in the EU: dates the Irish way, "30 November 2026" (S-11).
+_DATE_LOCALES = {"en": "en_IE"}
+
+
 def format_day(day: date, locale: str) -> str:
-    """A date in the locale's long form: '1 décembre 2026', 'December 1, 2026'."""
-    return _format_date(day, format="long", locale=babel_locale(locale))
+    """A date in the locale's long form: '1 décembre 2026', '1 December 2026'."""
+    return _format_date(day, format="long", locale=babel_locale(_DATE_LOCALES.get(locale, locale)))
+
+
+def semicolon(locale: str) -> str:
+    """A semicolon as the locale writes it: French puts a no-break space before it."""
+    return "\u00a0;" if babel_locale(locale).language == "fr" else ";"
 
 
 def country_name(code: str, locale: str) -> str:
@@ -111,5 +120,6 @@ __all__ = [
     "format_duration",
     "join",
     "negotiate",
+    "semicolon",
     "translations",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
-from .context import NoticeContext, build_context
+from .context import COLLECTIONS, NoticeContext, build_context
 from .errors import ArtefactError
 from .i18n import negotiate
 from .spec import Spec
@@ -41,6 +41,7 @@ ARTEFACTS: dict[str, str] = {
     "notice-short": "notice-short.html",
     "notice-full": "notice-full.html",
     "sms-footer": "sms-footer.txt",
+    "call-script": "call-script.html",
 }
 
 
@@ -208,12 +209,21 @@ def clear_cache(spec: Spec) -> None:
 _SELF_VERSION = "\x00optin-self-version\x00"
 
 
-def _render_checkbox(spec: Spec, variables: dict[str, Any]) -> Rendered:
+def _render_checkbox(spec: Spec, variables: dict[str, Any], collection: str | None) -> Rendered:
+    if collection == "source":
+        raise ArtefactError("a checkbox is on a form: its data comes from the person, not a source")
+    variables["consent_purposes"] = tuple(
+        p for p in variables["consent_purposes"] if p.from_person
+    )
     if not variables["consent_purposes"]:
-        raise ArtefactError("the spec has no consent-based purpose, so there is no checkbox")
+        raise ArtefactError(
+            "the spec has no consent-based purpose collected from the person, so there is no"
+            " checkbox"
+        )
     locale = variables["locale"]
     variables["versions"] = {
-        name: render(spec, name, locale).version for name in ("notice-short", "notice-full")
+        "notice-short": render(spec, "notice-short", locale, collection=collection).version,
+        "notice-full": render(spec, "notice-full", locale).version,
     }
     # The version hashes the readable text only, and hidden fields are not text: render with
     # a placeholder in the checkbox's own version field, then put the version in its place.
@@ -226,27 +236,50 @@ def _render_checkbox(spec: Spec, variables: dict[str, Any]) -> Rendered:
 def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Rendered:
     if variables["sms"] is None:
         raise ArtefactError("the spec has no [sms] section, so there is no SMS footer")
+    if not variables["sms"].purposes:
+        raise ArtefactError(
+            f"no SMS purpose's data comes from the {variables['collection']}, so there is no SMS"
+            " footer for it"
+        )
     variables["first_contact"] = first_contact
     text = normalise_text(_template_render(ARTEFACTS["sms-footer"], variables)).replace("\n", " ")
     html = Markup('<p class="optin-sms-footer" lang="{}">{}</p>').format(variables["lang"], text)
     return Rendered("sms-footer", variables["locale"], text, content_version(text), html)
 
 
-def notice_context(spec: Spec, locale: str) -> NoticeContext:
+def _render_call_script(variables: dict[str, Any]) -> Rendered:
+    variables["calls"] = tuple(p for p in variables["purposes"] if p.channel == "phone")
+    if not variables["calls"]:
+        raise ArtefactError("the spec has no phone purpose, so there is no call script")
+    return _render_html("call-script", variables)
+
+
+def notice_context(spec: Spec, locale: str, collection: str | None = None) -> NoticeContext:
     """The template context of ``spec`` in ``locale`` (negotiated), built once per spec."""
     locale = negotiate(locale, spec.locales)
     memo = _memo_of(spec)
-    context = memo.get(("context", locale))
+    context = memo.get(("context", locale, collection))
     if context is None:
-        context = memo[("context", locale)] = build_context(spec, locale)
+        context = memo[("context", locale, collection)] = build_context(spec, locale, collection)
     return context
 
 
-def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = False) -> Rendered:
+def render(
+    spec: Spec,
+    artefact: str,
+    locale: str,
+    *,
+    first_contact: bool = False,
+    collection: str | None = None,
+) -> Rendered:
     """Render one artefact of a validated spec in a locale (``fr_CA`` falls back to ``fr``).
 
-    ``first_contact`` (sms-footer only) adds the purpose and the data's source, as required
-    at the first message (GDPR Art. 14(3)(b), Art. 21(4)).
+    ``collection`` says where the reader's data came from: ``"person"`` on a form where they
+    type it (GDPR Art. 13: no word of a source), ``"source"`` at the first contact with data
+    obtained elsewhere (Art. 14), None for a page everyone reads (both, each said of the
+    purposes it concerns). ``first_contact`` (sms-footer only) adds the purposes, the right to
+    object stated as a right, and, for source data, where the number comes from (Art. 14(3)(b),
+    21(4)).
     """
     if artefact not in ARTEFACTS:
         raise ArtefactError(
@@ -255,19 +288,44 @@ def render(spec: Spec, artefact: str, locale: str, *, first_contact: bool = Fals
     if first_contact and artefact != "sms-footer":
         raise ArtefactError("first_contact applies to the sms-footer artefact only")
     locale = negotiate(locale, spec.locales)
-    key = (artefact, locale, first_contact)
+    key = (artefact, locale, first_contact, collection)
     memo = _memo_of(spec)
     if key in memo:
         return memo[key]  # type: ignore[no-any-return]
-    variables = notice_context(spec, locale).as_dict()
+    variables = notice_context(spec, locale, collection).as_dict()
     if artefact == "checkbox":
-        result = _render_checkbox(spec, variables)
+        result = _render_checkbox(spec, variables, collection)
     elif artefact == "sms-footer":
         result = _render_sms_footer(variables, first_contact)
+    elif artefact == "call-script":
+        result = _render_call_script(variables)
     else:
         result = _render_html(artefact, variables)
     memo[key] = result
     return result
 
 
-__all__ = ["ARTEFACTS", "Rendered", "content_version", "html_to_text", "render"]
+def every_rendering(spec: Spec, locale: str) -> list[Rendered]:
+    """Every artefact of ``spec`` in ``locale``, in every variant a reader can be shown (each
+    collection, first SMS or not): what a recorded version may name."""
+    out: list[Rendered] = []
+    for artefact in ARTEFACTS:
+        for collection in (None, *COLLECTIONS):
+            for first in (False, True) if artefact == "sms-footer" else (False,):
+                try:
+                    out.append(
+                        render(spec, artefact, locale, first_contact=first, collection=collection)
+                    )
+                except ArtefactError:
+                    continue
+    return out
+
+
+__all__ = [
+    "ARTEFACTS",
+    "Rendered",
+    "content_version",
+    "every_rendering",
+    "html_to_text",
+    "render",
+]

@@ -33,7 +33,16 @@ from pydantic import (
 from .authorities import AUTHORITIES
 from .errors import Problem, RulesError, SpecError
 from .i18n import SUPPORTED_LOCALES, TERRITORY_CODES
-from .rules import CHANNELS, RuleBook, check_purpose, cite, requirement, shipped, variants
+from .rules import (
+    CHANNELS,
+    RuleBook,
+    check_purpose,
+    cite,
+    days,
+    requirement,
+    shipped,
+    variants,
+)
 
 Channel = Literal["sms", "email", "phone", "post", "web"]
 LegalBasis = Literal[
@@ -47,6 +56,12 @@ LegalBasis = Literal[
 Requirement = Literal["statutory", "contractual", "pre_contract"]
 Audience = Literal["consumers", "businesses"]
 OptOutCost = Literal["free", "standard-rate"]
+CollectedFrom = Literal["person", "source"]
+#: When a retention period starts: a date the person can know, never one that restarts each
+#: time we write to them (L-07). ``last_inbound_contact``: their last reply, click or request.
+RetentionFrom = Literal[
+    "collection", "last_inbound_contact", "end_of_contract", "end_of_year", "last_event"
+]
 StopScope = Literal["sms", "all"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Safeguard = Literal[
@@ -231,6 +246,9 @@ class Authority(_Model):
     name: Text
     address: Text
     website: Https
+    country: Country | None = Field(
+        None, description="where the authority is (default: the controller's country)"
+    )
 
 
 class Transfer(_Model):
@@ -250,7 +268,9 @@ class PurposeText(_Model):
     legitimate_interest: Text | None = Field(None, description="required for legitimate_interests")
     data_categories: tuple[Text, ...] = ()
     recipients: tuple[Text, ...] = ()
-    retention_note: Text | None = Field(None, description="e.g. 'from our last contact with you'")
+    retention_note: Text | None = Field(
+        None, description="more about retention, e.g. what happens after unsubscribing"
+    )
     consequence: Text | None = Field(None, description="what happens if the data is not given")
     automated_logic: Text | None = Field(None, description="required when automated_decision")
 
@@ -283,6 +303,16 @@ class Purpose(_Model):
     channel: Channel
     legal_basis: LegalBasis
     retention: Annotated[str, AfterValidator(_duration), Field(description="ISO 8601, e.g. P3Y")]
+    retention_from: RetentionFrom = Field(
+        description="when the retention period starts: collection, last_inbound_contact (the"
+        " person's last reply, click or request), end_of_contract, end_of_year, last_event"
+    )
+    collected_from: tuple[CollectedFrom, ...] = Field(
+        ("person",),
+        min_length=1,
+        description="where this purpose's data comes from: the person (Art. 13, a form or a"
+        " call they make) and/or the [source] (Art. 14)",
+    )
     direct_marketing: bool = True
     audience: Audience = Field("consumers", description="who is contacted: consumers or businesses")
     soft_opt_in: SoftOptIn | None = Field(
@@ -304,13 +334,30 @@ class SourceText(_Model):
     """Where the data came from, in one locale (Art. 14(2)(f))."""
 
     description: Text
+    sms: Text | None = Field(
+        None,
+        description="the same, addressed to the person, short enough for an SMS or a call"
+        " (e.g. 'votre annonce en ligne'); required when an SMS or phone purpose uses the source",
+    )
 
 
 class Source(_Model):
     """The source of data not collected from the person (Art. 14)."""
 
     publicly_accessible: bool
+    provider: Text | None = Field(
+        None, description="the company that supplied the data, if any (named in the notices)"
+    )
     text: PerLocale[SourceText]
+
+
+class Proof(_Model):
+    """The toolkit's own processing: proof of consent (Art. 7(1)) and of objections kept so that
+    they are honoured (Art. 21(3)). Disclosed in the full notice; kept as long as set, never
+    forever."""
+
+    retention: Annotated[str, AfterValidator(_duration), Field(description="ISO 8601, e.g. P5Y")]
+    retention_from: RetentionFrom = "last_event"
 
 
 class SmsKeywords(_Model):
@@ -358,6 +405,11 @@ class Sms(_Model):
     link: Https | None = Field(
         None, description="short link to the full notice; default notice_url"
     )
+    link_in_every_message: bool = Field(
+        False,
+        description="every SMS carries the link too (the law asks identity and opt-out; the"
+        " first message always carries the link)",
+    )
     max_segments: int = Field(3, ge=1, le=10, description="preview warns above this many segments")
     keywords: SmsKeywords = SmsKeywords()
 
@@ -377,6 +429,10 @@ class Spec(_Model):
         (), description="where the people contacted are (default: the controller's country)"
     )
     notice_url: Https
+    withdraw_url: Https | None = Field(
+        None, description="a web page where anyone can withdraw consent or object (EDPB 05/2020"
+        " para 116: as easily as consent was given)"
+    )
     updated: date | None = Field(None, description="date of this version of the notice")
     controller: Controller
     representative: Representative | None = None
@@ -384,6 +440,10 @@ class Spec(_Model):
     authority: Authority | None = Field(None, description="default: from controller.country")
     purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
+    proof: Proof | None = Field(
+        None, description="required with a consent or direct-marketing purpose: how long the"
+        " proof of choices is kept"
+    )
     sms: Sms | None = None
 
     @property
@@ -397,6 +457,11 @@ class Spec(_Model):
         if self.authority is not None:
             return self.authority
         return Authority(**AUTHORITIES[self.controller.country])
+
+    @property
+    def supervisory_authority_country(self) -> str:
+        """The authority's country: a reader of another language gets a gloss of its name."""
+        return self.supervisory_authority.country or self.controller.country
 
     def sms_unreachable_markets(self) -> tuple[str, ...]:
         """The markets the SMS opt-out number cannot be reached from: a short code or national
@@ -510,6 +575,14 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
         if purpose.requirement is not None and not purpose.required:
             yield Problem(f"{at}.requirement", "only for a purpose with required = true")
         yield from _need_locales(f"{at}.text", purpose.text, locales)
+        if len(set(purpose.collected_from)) != len(purpose.collected_from):
+            yield Problem(f"{at}.collected_from", "list each place once")
+        if "source" in purpose.collected_from and spec.source is None:
+            yield Problem(
+                f"{at}.collected_from",
+                "the data comes from a source, so the spec needs a [source] table saying which"
+                " (Art. 14(2)(f))",
+            )
         counts: dict[str, set[int]] = {"data_categories": set(), "recipients": set()}
         for loc, text in purpose.text.items():
             tat = f"{at}.text.{loc}"
@@ -528,7 +601,7 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
                     "required: explain the logic and consequences of the automated decision "
                     "(Art. 13(2)(f))",
                 )
-            if spec.source is not None and not text.data_categories:
+            if "source" in purpose.collected_from and not text.data_categories:
                 yield Problem(
                     f"{tat}.data_categories",
                     "required: data not collected from the person needs its categories "
@@ -551,6 +624,31 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
                 )
     if spec.source is not None:
         yield from _need_locales("source.text", spec.source.text, locales)
+        users = [p for p in spec.purposes if "source" in p.collected_from]
+        if not users:
+            yield Problem(
+                "source",
+                "no purpose says its data comes from this source: add collected_from = "
+                '["source"] (or ["person", "source"]) to the purposes that use it, or remove'
+                " [source] (the notices say it only of those purposes, GDPR Art. 13 and 14)",
+            )
+        if any(p.channel in ("sms", "phone") for p in users):
+            for loc, text in spec.source.text.items():
+                if text.sms is None:
+                    yield Problem(
+                        f"source.text.{loc}.sms",
+                        "required: an SMS or a call tells the person where their number comes"
+                        " from, in the second person and briefly (e.g. 'your ad on example.fr')",
+                    )
+    if spec.proof is None and any(
+        p.legal_basis == "consent" or p.direct_marketing for p in spec.purposes
+    ):
+        yield Problem(
+            "proof",
+            "required: say how long the proof of consents and objections is kept, e.g."
+            ' [proof] retention = "P5Y" (from the last recorded choice); it is processing too,'
+            " disclosed in the full notice (GDPR Art. 5(1)(e), 7(1), 13(2)(a))",
+        )
     sms_purposes = [i for i, p in enumerate(spec.purposes) if p.channel == "sms"]
     if sms_purposes and spec.sms is None:
         yield Problem("sms", f"required: purposes[{sms_purposes[0]}] uses the sms channel")
@@ -650,6 +748,31 @@ def _rule_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[str,
                             ),
                         )
     yield from _opt_out_findings(spec, day, book)
+    yield from _proof_findings(spec, day, book)
+
+
+def _proof_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[str, Problem]]:
+    """The proof of consent is kept at least as long as a market's law asks (UWG § 7a)."""
+    if spec.proof is None:
+        return
+    for market in spec.target_markets:
+        for purpose in spec.purposes:
+            if not purpose.direct_marketing or purpose.channel not in CHANNELS:
+                continue
+            needed = requirement(book, market, purpose.channel, purpose.audience, day)
+            if needed.proof_retention is None:
+                continue
+            rule, period = needed.proof_retention
+            if days(spec.proof.retention) < days(period):
+                yield (
+                    "error",
+                    Problem(
+                        "proof.retention",
+                        f"{needed.label}: the proof of consent must be kept at least {period}"
+                        f" ({cite(rule)})",
+                    ),
+                )
+                return
 
 
 def _opt_out_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[str, Problem]]:

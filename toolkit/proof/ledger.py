@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import LedgerError
-from ..render import Rendered, content_version, render
+from ..render import Rendered, content_version, every_rendering
 from ..rules import RuleBook, shipped
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
@@ -173,18 +173,9 @@ class Ledger:
         found: dict[str, StoredText] = {}
         for locale in {item.locale for item in events if item.versions}:
             wanted = {v for item in events if item.locale == locale for v in item.versions.values()}
-            for artefact in ("checkbox", "notice-short", "notice-full"):
-                try:
-                    rendered = render(self.spec, artefact, locale)
-                except ValueError:
-                    continue
+            for rendered in every_rendering(self.spec, locale):
                 if rendered.version in wanted:
                     found[rendered.version] = _stored(rendered)
-            if self.spec.sms is not None:
-                for first in (False, True):
-                    rendered = render(self.spec, "sms-footer", locale, first_contact=first)
-                    if rendered.version in wanted:
-                        found[rendered.version] = _stored(rendered)
         return list(found.values())
 
     def paused(self) -> AbstractContextManager[None]:
