@@ -51,7 +51,7 @@ def test_render_json_has_the_api_version() -> None:
     expected = render(load_spec(DSE), "notice-full", "de")
     assert payload["version"] == expected.version
     assert payload["text"] == expected.text
-    assert "Ihre Rechte" in payload["text"]
+    assert "Widerspruch" in payload["text"]
 
 
 def test_render_text_html_and_first_contact() -> None:

@@ -378,7 +378,7 @@ def test_stop_stops_what_the_spec_says(tmp_path: Path) -> None:
     )
     client = app.test_client()
     client.post("/sms/inbound", data={"From": "+33612345678", "Body": "STOP"})
-    assert {e.purpose for e in ledger(app).events()} == {"sms_offers", "ad_call"}
+    assert {e.purpose for e in ledger(app).events()} == {"sms_offers", "ad_call", "agency_email"}
     notice = client.get("/notice?lang=fr").get_data(as_text=True)
-    assert "par SMS : STOP au 36111" in notice and "pour nos SMS" not in notice
+    assert "Pour ce faire : STOP au 36111" in notice and "nos SMS" not in notice
     ledger(app).close()

@@ -237,11 +237,12 @@ def test_redline_marks_only_the_changed_retention(dse: Spec) -> None:
     html = pack_html(newer, ["fr", "de"], previous=dse)
     deletions = re.findall(r"<del>(.*?)</del>", html)
     insertions = re.findall(r"<ins>(.*?)</ins>", html)
-    # Only the number changes ("3 ans" -> "2 ans"), in the short and full notice of each locale.
-    assert deletions == ["3"] * 4
-    assert insertions == ["2"] * 4
+    # Only the number changes ("3 ans" -> "2 ans"), in the checkbox's description of the box
+    # and the short and full notice, of each locale.
+    assert deletions == ["3"] * 6
+    assert insertions == ["2"] * 6
     unchanged = html.count('class="unchanged"')
-    assert unchanged == 2 * 3  # checkbox and both SMS footers, per locale
+    assert unchanged == 2 * 3  # both SMS footers and the call script, per locale
     pdf = pypdf.PdfReader(io.BytesIO(export_pdf(newer, ["fr"], previous=dse)))
     text = flat(" ".join(p.extract_text() for p in pdf.pages))
     assert flat("Inchangé depuis la version précédente") in text
@@ -256,7 +257,7 @@ def test_side_by_side_aligns_paragraphs(dse: Spec) -> None:
     assert len(rows) >= len(full_fr)
     pdf = pypdf.PdfReader(io.BytesIO(export_pdf(dse, ["fr", "en"], compare=("fr", "en"))))
     text = flat(" ".join(p.extract_text() for p in pdf.pages[:8]))
-    assert flat("Vos droits") in text and flat("Your rights") in text
+    assert flat("Quels sont vos droits") in text and flat("What are your rights?") in text
 
 
 def test_long_description_flows_over_pages() -> None:

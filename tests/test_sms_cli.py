@@ -56,11 +56,11 @@ def test_preview_first_contact_done_when() -> None:
     for words in [
         "Diagnostics Exemple SAS",
         "Offres de diagnostics immobiliers par SMS",
-        "petites annonces immobilières",
+        "Pour vous opposer à nos SMS",
         "STOP au 36111",
     ]:
         assert words in message
-    assert "GSM-7, 361 septets, 3 segment(s)" in out
+    assert "GSM-7, 229 septets, 2 segment(s)" in out
     assert "[1] 153 |Votre diagnostic gratuit vous attend⏎Diagnostics" in out
     assert "no warnings" in out
 

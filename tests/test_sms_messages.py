@@ -15,7 +15,7 @@ from toolkit.spec import Spec
 # --- preview -------------------------------------------------------------------------------------
 
 
-def test_first_contact_preview_carries_identity_purpose_source_and_stop(
+def test_first_contact_preview_carries_identity_purpose_objection_and_stop(
     examples: dict[str, Spec],
 ) -> None:
     spec = examples["dse-france"]
@@ -26,7 +26,7 @@ def test_first_contact_preview_carries_identity_purpose_source_and_stop(
     for words in [
         "Diagnostics Exemple SAS",
         "Offres de diagnostics immobiliers par SMS",
-        "petites annonces immobilières",
+        "Pour vous opposer à nos SMS",
         "STOP au 36111 (SMS non surtaxé)",
     ]:
         assert words in result.message

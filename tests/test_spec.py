@@ -163,8 +163,9 @@ def test_at_least_one_locale_and_purpose(data: dict[str, Any]) -> None:
 def test_source_needs_categories_in_every_locale(data: dict[str, Any]) -> None:
     data["source"] = {
         "publicly_accessible": True,
-        "text": {"fr": {"description": "annonces en ligne"}},
+        "text": {"fr": {"description": "annonces en ligne", "sms": "votre annonce"}},
     }
+    data["purposes"][0]["collected_from"] = ["source"]
     found = problems(data)
     assert "source.text: missing the text for locale 'en' (declared in locales)" in found
     assert any(p.startswith("purposes[0].text.fr.data_categories: required") for p in found)

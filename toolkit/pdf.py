@@ -78,6 +78,8 @@ def _items(spec: Spec, locale: str) -> list[Item]:
             }
             key = "sms-footer-first" if first else "sms-footer"
             items.append(Item(key, title, rendered, note))
+    if any(p.channel == "phone" for p in spec.purposes):
+        items.append(Item("call-script", _("Call script"), render(spec, "call-script", locale)))
     return items
 
 
