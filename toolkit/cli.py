@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from . import __version__
+from .context import COLLECTIONS
 from .csvio import read_csv
 from .errors import SpecError, ToolkitError
-from .context import COLLECTIONS
 from .render import ARTEFACTS, render
 from .sms import (
     GSM7,
@@ -220,7 +220,12 @@ def rules_list(market: str | None, at: str | None, rule_files: tuple[str, ...]) 
     " default both, each said of its purposes",
 )
 def render_cmd(
-    spec_path: str, artefact: str, locale: str, fmt: str, first_contact: bool, collection: str | None
+    spec_path: str,
+    artefact: str,
+    locale: str,
+    fmt: str,
+    first_contact: bool,
+    collection: str | None,
 ) -> None:
     """Render one artefact of SPEC in one locale."""
     if first_contact and artefact != "sms-footer":

@@ -281,7 +281,7 @@ def _source_view(
 
 
 def _authority_gloss(spec: Spec, locale: str) -> str | None:
-    """"Data protection authority in Germany" for a reader whose language is not one of the
+    """ "Data protection authority in Germany" for a reader whose language is not one of the
     authority's country (S-14): a foreign name alone says nothing."""
     country = spec.supervisory_authority_country
     if babel_locale(locale).language in get_official_languages(country, de_facto=True):

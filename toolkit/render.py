@@ -212,9 +212,7 @@ _SELF_VERSION = "\x00optin-self-version\x00"
 def _render_checkbox(spec: Spec, variables: dict[str, Any], collection: str | None) -> Rendered:
     if collection == "source":
         raise ArtefactError("a checkbox is on a form: its data comes from the person, not a source")
-    variables["consent_purposes"] = tuple(
-        p for p in variables["consent_purposes"] if p.from_person
-    )
+    variables["consent_purposes"] = tuple(p for p in variables["consent_purposes"] if p.from_person)
     if not variables["consent_purposes"]:
         raise ArtefactError(
             "the spec has no consent-based purpose collected from the person, so there is no"

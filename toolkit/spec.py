@@ -430,8 +430,9 @@ class Spec(_Model):
     )
     notice_url: Https
     withdraw_url: Https | None = Field(
-        None, description="a web page where anyone can withdraw consent or object (EDPB 05/2020"
-        " para 116: as easily as consent was given)"
+        None,
+        description="a web page where anyone can withdraw consent or object (EDPB 05/2020"
+        " para 116: as easily as consent was given)",
     )
     updated: date | None = Field(None, description="date of this version of the notice")
     controller: Controller
@@ -441,8 +442,9 @@ class Spec(_Model):
     purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
     proof: Proof | None = Field(
-        None, description="required with a consent or direct-marketing purpose: how long the"
-        " proof of choices is kept"
+        None,
+        description="required with a consent or direct-marketing purpose: how long the"
+        " proof of choices is kept",
     )
     sms: Sms | None = None
 
@@ -633,8 +635,8 @@ def _semantic_problems(spec: Spec) -> Iterator[Problem]:
                 " [source] (the notices say it only of those purposes, GDPR Art. 13 and 14)",
             )
         if any(p.channel in ("sms", "phone") for p in users):
-            for loc, text in spec.source.text.items():
-                if text.sms is None:
+            for loc, told in spec.source.text.items():
+                if told.sms is None:
                     yield Problem(
                         f"source.text.{loc}.sms",
                         "required: an SMS or a call tells the person where their number comes"
