@@ -60,13 +60,19 @@ def test_every_message_is_translated_with_its_placeholders_and_tags(locale: str)
     for message in catalog:
         if not message.id:
             continue
-        assert isinstance(message.id, str) and isinstance(message.string, str)
-        if not message.string or message.fuzzy:
-            problems.append(f"untranslated or fuzzy: {message.id!r}")
-        elif sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
-            problems.append(f"placeholders differ: {message.id!r}")
-        elif sorted(TAG.findall(message.id)) != sorted(TAG.findall(message.string)):
-            problems.append(f"HTML tags differ: {message.id!r}")
+        if isinstance(message.id, tuple):  # plural: every form of the locale, each complete
+            source, forms = message.id[-1], list(message.string)
+            if len(forms) != catalog.num_plurals:
+                problems.append(f"{len(forms)} plural forms, not {catalog.num_plurals}: {source!r}")
+        else:
+            source, forms = message.id, [message.string]
+        for form in forms:
+            if not form or message.fuzzy:
+                problems.append(f"untranslated or fuzzy: {source!r}")
+            elif sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(form)):
+                problems.append(f"placeholders differ: {source!r}")
+            elif sorted(TAG.findall(source)) != sorted(TAG.findall(form)):
+                problems.append(f"HTML tags differ: {source!r}")
     assert problems == []
 
 

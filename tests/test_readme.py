@@ -151,3 +151,14 @@ def test_the_other_python_examples_run(workdir: Path, marker: str) -> None:
     if "older_spec" in code:
         prelude += "older_spec = toolkit.load_spec('old.toml')\n"
     run_python(prelude + code, workdir)
+
+
+def test_the_spec_shown_in_the_readme_validates() -> None:
+    """A newcomer copies it first: it must be a valid spec under today's law."""
+    import tomllib
+
+    from toolkit.spec import validate_spec
+
+    (block,) = re.findall(r"```toml\n(.*?)```", README, re.S)
+    spec = validate_spec(tomllib.loads(block))
+    assert spec.proof is not None and spec.purposes[0].retention_from == "last_inbound_contact"

@@ -65,6 +65,17 @@ def test_preview_first_contact_done_when() -> None:
     assert "no warnings" in out
 
 
+def test_preview_shows_the_footer_budget() -> None:
+    """Issue 11 item 2: what the footer costs and what it leaves for the body in one SMS."""
+    code, out, _ = run("sms", "preview", DSE, "Bonjour", "--locale", "fr")
+    footer = "Diagnostics Exemple SAS - STOP au 36111 (SMS non surtaxé)"
+    assert code == 0 and footer in out
+    assert f"footer {len(footer)} · {160 - len(footer) - 1} left in one SMS" in out
+    code, out, _ = run("sms", "preview", DSE, "Hola", "--locale", "es", "--json")
+    budget = json.loads(out)["footer_budget"]
+    assert budget["units"] + 1 + budget["left_in_one_sms"] == 160
+
+
 def test_preview_json_and_gsm_safe() -> None:
     code, out, _ = run(
         "sms", "preview", DSE, "C’est prêt", "-l", "fr", "--json", "--gsm-safe", "--transliterate"
@@ -76,6 +87,7 @@ def test_preview_json_and_gsm_safe() -> None:
         "body",
         "footer",
         "footer_version",
+        "footer_budget",
         "analysis",
         "warnings",
         "changes",

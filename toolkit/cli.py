@@ -334,6 +334,8 @@ def sms_preview(
         return
     click.echo(result.message)
     click.echo()
+    units, left = result.footer_budget
+    click.echo(f"footer {units} · {left} left in one SMS")
     click.echo(_summary(result.analysis))
     for line in _ruler(result.message, result.analysis):
         click.echo(line)

@@ -12,6 +12,9 @@
   function show(data) {
     text("message", data.message);
     var a = data.analysis;
+    var budget = document.getElementById("budget");
+    text("budget", budget.dataset.footer + " " + data.footer_budget.units + " · " +
+         data.footer_budget.left_in_one_sms + " " + budget.dataset.left);
     var summary = document.getElementById("summary");
     text("summary", a.encoding + " · " + a.units + " · " + a.segments + " " +
          summary.dataset.segments + " · " + a.remaining + " " + summary.dataset.left);

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ..render import notice_context, render
 from ..spec import Spec
 from .rewrite import Change, gsm_safe
-from .segments import UCS2, SmsAnalysis, SmsError, analyze
+from .segments import SINGLE, UCS2, SmsAnalysis, SmsError, analyze
 
 SEPARATOR = "\n"  # between body and footer; a line feed is one GSM-7 septet
 
@@ -38,13 +38,23 @@ class SmsPreview(NamedTuple):
     warnings: tuple[SmsWarning, ...]
     changes: tuple[Change, ...]
 
+    @property
+    def footer_budget(self) -> tuple[int, int]:
+        """The footer's size and what it leaves for the body in one SMS: (units, left), in
+        the footer's own encoding (a UCS-2 footer leaves room in a 70-unit SMS)."""
+        footer = analyze(self.footer)
+        left = SINGLE[footer.encoding] - footer.units - len(SEPARATOR)
+        return footer.units, max(left, 0)
+
     def as_json(self) -> dict[str, object]:
         """Stable JSON form (documented in the README)."""
+        units, left = self.footer_budget
         return {
             "message": self.message,
             "body": self.body,
             "footer": self.footer,
             "footer_version": self.footer_version,
+            "footer_budget": {"units": units, "left_in_one_sms": left},
             "analysis": self.analysis.as_json(),
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
             "changes": [
