@@ -258,6 +258,12 @@ def api_preview() -> Any:
 
 @public.get("/api/consent")
 def api_consent() -> Any:
+    # Whether a number is in the files, and when its owner consented or objected, is personal
+    # data (L-09): only for the admin token.
+    if not _is_admin():
+        response = jsonify({"error": _("This API needs the admin token (Authorization: Bearer).")})
+        response.headers["WWW-Authenticate"] = 'Bearer realm="optin"'
+        return response, 401
     subject, purpose = request.args.get("subject", ""), request.args.get("purpose", "")
     if not subject or not purpose:
         abort(400, "expected ?subject=...&purpose=...")

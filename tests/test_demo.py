@@ -19,6 +19,7 @@ from demo import create_app
 from toolkit.proof import Ledger
 
 TOKEN = "admin-secret-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SECRET = "webhook-secret"
 
 
@@ -143,19 +144,21 @@ def test_oversized_body_is_413(app: Flask, client: FlaskClient) -> None:
 
 def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -> None:
     sign_up(client)
-    answer = client.get("/api/consent?subject=%2B33612345678&purpose=sms_offers").json
-    national = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    answer = client.get(
+        "/api/consent?subject=%2B33612345678&purpose=sms_offers", headers=BEARER
+    ).json
+    national = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert answer["allowed"] is True and answer["purpose"] == "sms_offers"
     assert answer["reason"] == national["reason"] and answer["reasons"] == national["reasons"]
     data = form_fields(client.get("/withdraw?lang=fr").get_data(as_text=True))
     data.update({"phone": "06 12 34 56 78", "consent_sms_offers": "sms_offers"})
     response = client.post("/withdraw?lang=fr", data=data)
     assert response.status_code == 200
-    decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert decision["allowed"] is False and decision["reason"].startswith("withdrawn by web form")
     assert [e.action for e in ledger(app).events()] == ["grant", "withdraw"]
-    assert client.get("/api/consent?subject=1&purpose=spam").status_code == 400
-    assert client.get("/api/consent").status_code == 400
+    assert client.get("/api/consent?subject=1&purpose=spam", headers=BEARER).status_code == 400
+    assert client.get("/api/consent", headers=BEARER).status_code == 400
 
 
 def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: FlaskClient) -> None:
@@ -163,9 +166,13 @@ def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: Fl
     response = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "Arrêt !"})
     assert response.status_code == 200 and response.mimetype == "application/xml"
     assert "<Message>" in response.get_data(as_text=True)
-    assert not client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["allowed"]
+    assert not client.get(
+        "/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER
+    ).json["allowed"]
     sign_up(client)  # the person signs up again, ticking the box: an explicit new grant
-    assert client.get("/api/consent?subject=0612345678&purpose=sms_offers").json["allowed"]
+    assert client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json[
+        "allowed"
+    ]
     assert [e.action for e in ledger(app).events()] == ["grant", "opposition", "grant"]
 
 
@@ -321,12 +328,14 @@ def test_d9_a_ledger_outage_is_a_503_in_the_page_language(ledger_url: str) -> No
 
 def test_the_consent_api_gives_every_reason_with_its_code(client: FlaskClient) -> None:
     sign_up(client)
-    data = client.get("/api/consent?subject=0612345678&purpose=sms_offers").json
+    data = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert data["allowed"] is True
     assert data["reasons"][0]["code"] == "consent" and data["reason"].startswith("consent given")
-    landline = client.get("/api/consent?subject=0412345678&purpose=sms_offers").json
+    landline = client.get("/api/consent?subject=0412345678&purpose=sms_offers", headers=BEARER).json
     assert [r["code"] for r in landline["reasons"]] == ["no-consent", "not-mobile"]
-    assert client.get("/api/consent?subject=12&purpose=sms_offers").status_code == 400
+    assert (
+        client.get("/api/consent?subject=12&purpose=sms_offers", headers=BEARER).status_code == 400
+    )
 
 
 def test_admin_records_an_objection_received_by_post(app: Flask, client: FlaskClient) -> None:
@@ -384,3 +393,15 @@ def test_stop_stops_what_the_spec_says(tmp_path: Path) -> None:
     notice = client.get("/notice?lang=fr").get_data(as_text=True)
     assert "Pour ce faire : STOP au 36111" in notice and "nos SMS" not in notice
     ledger(app).close()
+
+
+def test_L09_the_consent_api_needs_the_admin_token(client: FlaskClient) -> None:
+    """Whether a number is in the files and when its owner consented or objected is personal
+    data: never to an anonymous caller (L-09)."""
+    query = "/api/consent?subject=0612345678&purpose=sms_offers"
+    anonymous = client.get(query)
+    assert anonymous.status_code == 401 and "allowed" not in anonymous.json
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.get(query, headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 401
+    assert client.get(query, headers=BEARER).status_code == 200
