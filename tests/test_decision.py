@@ -385,3 +385,45 @@ def test_status_at_and_json(tmp_path: Path) -> None:
         "ledger", "status", "+33612345678", "-p", "ad_call", "--db", db, "--at", "yesterday"
     )
     assert code == 1 and "--at: expected a date like 2026-08-10 or a time like" in err
+
+
+def test_L03_source_data_never_contacted_within_a_month_is_blocked(tmp_path: Path) -> None:
+    """GDPR Art. 14(3)(a): the information on data obtained elsewhere is due within a month;
+    the audit reads when each row was obtained and blocks those never contacted since."""
+    data = minimal_data(("fr",))
+    data["purposes"][0].update(
+        channel="post", legal_basis="legitimate_interests", collected_from=["source"]
+    )
+    text = data["purposes"][0]["text"]["fr"]
+    del text["label"]
+    text.update(legitimate_interest="faire connaître nos offres", data_categories=["adresse"])
+    del data["sms"]
+    data["source"] = {"publicly_accessible": True, "text": {"fr": {"description": "un fichier"}}}
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(__import__("json").dumps(data), encoding="utf-8")
+    db = tmp_path / "l.db"
+    with Ledger(f"sqlite:///{db}", build(data)) as book:
+        book.record("+33612345671", "sms_offers", "contact", method="post", locale="fr")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "phone,obtained_at\n"
+        "+33612345670,2026-11-20\n"  # 11 days before: not yet due
+        "+33612345671,2026-09-01\n"  # long ago, but contacted (informed)
+        "+33612345672,2026-09-01\n"  # long ago, never contacted
+        "+33612345673,last summer\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, err = run(
+        "audit", str(contacts), "-p", "sms_offers", "--db", str(db), "-o", str(out),
+        "--spec", str(spec_file), "--at", "2026-12-01T12:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    sendable = [r["phone"] for r in csv.DictReader((out / "sendable.csv").open())]
+    blocked = {r["phone"]: r["reason"] for r in csv.DictReader((out / "blocked.csv").open())}
+    assert sendable == ["+33612345670", "+33612345671"]
+    assert "GDPR Art. 14(3)(a)" in blocked["+33612345672"]
+    assert "obtained on 2026-09-01" in blocked["+33612345672"]
+    assert "not a date" in blocked["+33612345673"]
+    summary = (out / "summary.txt").read_text()
+    assert "information-overdue" in summary and "invalid-date" in summary

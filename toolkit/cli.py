@@ -636,6 +636,11 @@ def ledger_import(source: str, db: str, spec_path: str | None) -> None:
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--region", help="default region for national numbers, e.g. FR")
 @click.option("--column", help="the phone column (default: phone, mobile, msisdn...)")
+@click.option(
+    "--obtained-column",
+    help="when each row's data was obtained (default: a column named obtained_at, if any):"
+    " source data never contacted within a month is blocked (GDPR Art. 14(3)(a))",
+)
 @click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
 @click.option("--at", "at", metavar="TIME", help="decide as of then (default now)")
 @RULES_OPTION
@@ -651,6 +656,7 @@ def audit_cmd(
     outdir: str,
     region: str | None,
     column: str | None,
+    obtained_column: str | None,
     spec_path: str | None,
     at: str | None,
     rule_files: tuple[str, ...],
@@ -669,6 +675,11 @@ def audit_cmd(
         ):
             columns, rows = read_csv(handle, contacts)
             phone = columns.index(phone_column(columns, column))
+            if obtained_column is not None and obtained_column not in columns:
+                raise click.ClickException(
+                    f"{contacts}: no column {obtained_column!r} (columns: {', '.join(columns)})"
+                )
+            dated = obtained_column or ("obtained_at" if "obtained_at" in columns else None)
             out = Path(outdir)
             out.mkdir(parents=True, exist_ok=True)
             size = os.fstat(raw.fileno()).st_size
@@ -689,6 +700,7 @@ def audit_cmd(
                     phone,
                     csv_writer(ok_file, columns),
                     csv_writer(no_file, columns),
+                    obtained_column=None if dated is None else columns.index(dated),
                     region=region,
                     at=moment,
                     book=rule_book,

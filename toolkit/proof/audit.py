@@ -24,6 +24,7 @@ from .ledger import Ledger
 from .records import iso_utc, read_subject, subject_key
 
 INVALID_NUMBER = "invalid-number"  # the reason code of a row whose number cannot be read
+INVALID_DATE = "invalid-date"  # a row whose obtained_at cannot be read
 PHONE_COLUMNS = ("phone", "mobile", "msisdn", "telephone", "tel", "number", "to")
 CHUNK = 5000
 
@@ -78,9 +79,18 @@ class _Job:
 _JOB: _Job | None = None
 
 
-def _decide_chunk(values: Sequence[str], job: _Job | None = None) -> list[Verdict]:
+def _obtained(value: str) -> datetime | None:
+    """An ``obtained_at`` cell: an ISO date or time (UTC when it says no zone)."""
+    moment = datetime.fromisoformat(value.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _decide_chunk(
+    values: Sequence[str], job: _Job | None = None, obtained: Sequence[str] | None = None
+) -> list[Verdict]:
     """The verdict of each number of a chunk: one query for their records, one for the lists,
-    then the decision of each, exactly as ``can_send`` would decide it."""
+    then the decision of each, exactly as ``can_send`` would decide it. ``obtained``, when the
+    file has the column, is when each row's data was obtained (Art. 14(3)(a))."""
     job = job or _JOB
     assert job is not None
     policy = job.ledger.policy(job.purpose, job.book)
@@ -104,18 +114,29 @@ def _decide_chunk(values: Sequence[str], job: _Job | None = None) -> list[Verdic
     alike: dict[tuple[str | None, int] | None, Verdict] = {}
     verdicts: list[Verdict] = []
     invalid: Verdict = (False, "invalid number", (INVALID_NUMBER,))
-    for key in keys:
+    for index, key in enumerate(keys):
         if key is None:
             verdicts.append(invalid)
             continue
+        when = None
+        if obtained is not None and obtained[index].strip():
+            try:
+                when = _obtained(obtained[index])
+            except ValueError:
+                verdicts.append(
+                    (False, f"obtained_at {obtained[index]!r} is not a date", (INVALID_DATE,))
+                )
+                continue
         history = histories.get(key, ())
         listed = hits.get(hashed[key])
         kind = facts[key]
-        plain = not history and not listed and not windows
+        plain = not history and not listed and not windows and when is None
         if plain and kind in alike:
             verdicts.append(alike[kind])
             continue
-        decision = decide(policy, subject_of(key, kind), history, sorted(listed or ()), job.moment)
+        decision = decide(
+            policy, subject_of(key, kind), history, sorted(listed or ()), job.moment, when
+        )
         verdict = (
             decision.allowed,
             decision.reason,
@@ -149,6 +170,7 @@ def run_audit(
     write_sendable: Callable[[Sequence[str], str], object],
     write_blocked: Callable[[Sequence[str], str], object],
     *,
+    obtained_column: int | None = None,
     region: str | None = None,
     at: datetime | None = None,
     book: RuleBook | None = None,
@@ -157,7 +179,9 @@ def run_audit(
 ) -> AuditSummary:
     """Decide every row (the phone number at index ``column``) as ``can_send`` would, at
     ``at`` (default now); each row goes to exactly one of the two writers with its reason, in
-    the file's order. Chunks of 5,000 rows; with ``workers`` > 1, chunks are decided in that
+    the file's order. ``obtained_column``: when each row's data was obtained, for a purpose
+    whose data comes from a source (blocked after a month without a contact, Art. 14(3)(a)).
+    Chunks of 5,000 rows; with ``workers`` > 1, chunks are decided in that
     many forked processes (each with its own connection), at most two chunks per worker in
     flight, so memory stays flat."""
     global _JOB
@@ -172,8 +196,11 @@ def run_audit(
         while chunk := list(islice(iterator, CHUNK)):
             yield chunk
 
-    def values(chunk: Sequence[Sequence[str]]) -> list[str]:
-        return [row[column] if column < len(row) else "" for row in chunk]
+    def values(chunk: Sequence[Sequence[str]], at: int = column) -> list[str]:
+        return [row[at] if at < len(row) else "" for row in chunk]
+
+    def dates(chunk: Sequence[Sequence[str]]) -> list[str] | None:
+        return None if obtained_column is None else values(chunk, obtained_column)
 
     def write(chunk: Sequence[Sequence[str]], verdicts: Sequence[Verdict]) -> None:
         for row, (allowed, reason, blocking) in zip(chunk, verdicts, strict=True):
@@ -190,7 +217,7 @@ def run_audit(
 
     if workers <= 1:
         for chunk in chunks():
-            write(chunk, _decide_chunk(values(chunk), job))
+            write(chunk, _decide_chunk(values(chunk), job, dates(chunk)))
         return summary
     _JOB = job
     context = multiprocessing.get_context("fork")
@@ -198,7 +225,9 @@ def run_audit(
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             pending: deque[tuple[list[Sequence[str]], Future[list[Verdict]]]] = deque()
             for chunk in chunks():
-                pending.append((chunk, pool.submit(_decide_chunk, values(chunk))))
+                pending.append(
+                    (chunk, pool.submit(_decide_chunk, values(chunk), None, dates(chunk)))
+                )
                 if len(pending) >= 2 * workers:
                     done, future = pending.popleft()
                     write(done, future.result())

@@ -55,6 +55,7 @@ NOT_MOBILE = "not-mobile"  # the number cannot receive the channel (a landline a
 OUTSIDE_HOURS = "outside-hours"  # outside the law's contact window, or the spec's
 TOO_MANY_ATTEMPTS = "too-many-attempts"  # the attempt cap of the period is reached
 COOLDOWN = "cooldown"  # too soon after the person refused
+INFORMATION_OVERDUE = "information-overdue"  # source data kept over a month, never contacted
 
 BLOCKING_CODES = frozenset(
     {
@@ -70,8 +71,11 @@ BLOCKING_CODES = frozenset(
         OUTSIDE_HOURS,
         TOO_MANY_ATTEMPTS,
         COOLDOWN,
+        INFORMATION_OVERDUE,
     }
 )
+#: GDPR Art. 14(3)(a): the information on data obtained elsewhere is due within one month.
+ART14_DEADLINE = "P1M"
 
 _METHOD_WORDS = {"sms-reply": "SMS", "web-form": "web form", "email": "e-mail"}
 # Numbers that can receive an SMS; a landline, a toll-free or premium number cannot.
@@ -352,9 +356,11 @@ def decide(
     history: Sequence[Latest],
     on_lists: Sequence[int],
     at: datetime,
+    obtained: datetime | None = None,
 ) -> Decision:
     """The decision for one subject: ``history`` is its records for the purpose, oldest first,
-    up to ``at``; ``on_lists`` the ids of the list copies its key is on."""
+    up to ``at``; ``on_lists`` the ids of the list copies its key is on; ``obtained`` when its
+    data was obtained from the spec's source, if known (the Art. 14(3)(a) month runs from it)."""
     decisive = [r for r in history if r.action in CONSENT_ACTIONS]
     latest = decisive[-1] if decisive else None
     allowing: list[Reason] = []
@@ -394,11 +400,30 @@ def decide(
                 Reason(NOT_MOBILE, "this number cannot receive SMS (not a mobile number)")
             )
     _suppression(policy, latest, on_lists, blocking)
+    if obtained is not None and "source" in purpose.collected_from:
+        _information_due(obtained, history, at, blocking)
     if purpose.channel == "sms" and spec.sms is not None and spec.sms.sending_window is not None:
         _spec_window(policy, spec.sms.sending_window, subject, markets, at, blocking)
     if len(markets) > 1:  # the same reason from several markets is said once
         allowing, blocking = list(dict.fromkeys(allowing)), list(dict.fromkeys(blocking))
     return _decision(allowing, blocking, latest)
+
+
+def _information_due(
+    obtained: datetime, history: Sequence[Latest], at: datetime, blocking: list[Reason]
+) -> None:
+    """Data from a source whose person was never contacted (the first contact carries the
+    Art. 14 information) more than a month after it was obtained: its use starts late."""
+    if any(r.action == "contact" for r in history) or at <= add_duration(obtained, ART14_DEADLINE):
+        return
+    blocking.append(
+        Reason(
+            INFORMATION_OVERDUE,
+            f"obtained on {obtained.date().isoformat()} and never contacted since: the person had"
+            " to be informed within one month (GDPR Art. 14(3)(a)); inform them by other means"
+            " first, or delete the data",
+        )
+    )
 
 
 def _decision(allowing: list[Reason], blocking: list[Reason], latest: Latest | None) -> Decision:
