@@ -109,3 +109,21 @@ def test_negotiate() -> None:
         negotiate("ja")
     with pytest.raises(LocaleError, match="unsupported locale 'pt'"):
         translations("pt")
+
+
+def test_review_toml_records_what_was_reviewed_and_when() -> None:
+    """Issue 11 item 9: each shipped locale says whether a native lawyer signed it off and
+    lists its reviews, each with a date, who, what it covered and what came of it."""
+    import datetime
+    import tomllib
+
+    from toolkit.i18n import LOCALES_DIR, SUPPORTED_LOCALES
+
+    review = tomllib.loads((LOCALES_DIR / "review.toml").read_text(encoding="utf-8"))
+    assert set(review) == set(SUPPORTED_LOCALES)
+    for locale, entry in review.items():
+        assert isinstance(entry["reviewed"], bool), locale
+        assert entry["reviews"], locale
+        for item in entry["reviews"]:
+            assert isinstance(item["date"], datetime.date), locale
+            assert all(item[key].strip() for key in ("by", "covered", "outcome")), locale
