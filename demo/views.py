@@ -24,10 +24,11 @@ from flask import (
 
 from toolkit.csvio import CsvError, read_csv
 from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
-from toolkit.i18n import translations
+from toolkit.i18n import locale_for_country, translations
 from toolkit.proof import LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
+from toolkit.proof.records import normalise_subject, number_facts
 from toolkit.render import notice_context
 from toolkit.sms import SmsError, gsm_safe, parse_reply, preview, spec_keywords
 
@@ -35,8 +36,8 @@ public = Blueprint("public", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _(message: str, **values: Any) -> str:
-    text = translations(request_locale()).gettext(message)
+def _(message: str, locale: str | None = None, **values: Any) -> str:
+    text = translations(locale or request_locale()).gettext(message)
     return text % values if values else text
 
 
@@ -172,6 +173,16 @@ def notice_pdf() -> Response:
 # --- SMS: inbound webhook, preview, "can I send?" ----------------------------------------------
 
 
+def _sender_locale(sender: str, spec: Any) -> str | None:
+    """The language of the sender's number's country, if the spec has it (L-06: a German SIM
+    is answered in German, whatever the carrier's request says)."""
+    try:
+        country = number_facts(normalise_subject(sender, spec.controller.country))[0]
+    except (LedgerError, ValueError):
+        return None
+    return locale_for_country(country, spec.locales)
+
+
 @public.post("/sms/inbound")
 def sms_inbound() -> Response:
     secret = current_app.config["OPTIN_WEBHOOK_SECRET"]
@@ -183,7 +194,7 @@ def sms_inbound() -> Response:
     spec, ledger = state().spec, state().ledger
     sender, body = request.form.get("From", ""), request.form.get("Body", "")
     reply = parse_reply(body, spec_keywords(spec))
-    locale = request_locale()
+    locale = _sender_locale(sender, spec) or request_locale()
     name = spec.controller.name
     if reply.kind == "opt-out":
         sms_purposes = spec.sms_stop_purposes()  # what the notices say STOP stops
@@ -204,12 +215,13 @@ def sms_inbound() -> Response:
             )
         except LedgerError as exc:
             abort(400, str(exc))
-        return _twiml(_("You will no longer receive SMS from %(name)s.", name=name))
+        return _twiml(_("You will no longer receive SMS from %(name)s.", locale, name=name))
     if reply.kind == "help":
         sms = notice_context(spec, locale).sms
         return _twiml(
             _(
                 "%(name)s (contact: %(email)s). To stop our SMS: %(opt_out)s",
+                locale,
                 name=name,
                 email=spec.controller.email,
                 opt_out=sms.opt_out if sms else "STOP",

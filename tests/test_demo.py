@@ -405,3 +405,20 @@ def test_L09_the_consent_api_needs_the_admin_token(client: FlaskClient) -> None:
     wrong = client.get(query, headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 401
     assert client.get(query, headers=BEARER).status_code == 200
+
+
+def test_L06_stop_is_confirmed_in_the_language_of_the_senders_number(client: FlaskClient) -> None:
+    """A German SIM is answered in German, a French one in French, whatever the carrier's
+    request says; a country the spec has no language for gets the request's language."""
+    german = client.post(
+        "/sms/inbound?lang=fr", data={"From": "+4915112345678", "Body": "STOP"}
+    ).get_data(as_text=True)
+    assert "Sie erhalten keine SMS mehr" in german
+    french = client.post(
+        "/sms/inbound?lang=de", data={"From": "+33612345678", "Body": "STOP"}
+    ).get_data(as_text=True)
+    assert "Vous ne recevrez plus" in french
+    japan = client.post(
+        "/sms/inbound?lang=it", data={"From": "+819012345678", "Body": "STOP"}
+    ).get_data(as_text=True)
+    assert "Non riceverà più" in japan

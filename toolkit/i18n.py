@@ -14,6 +14,7 @@ from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
+from babel.languages import get_official_languages
 from babel.lists import format_list
 from babel.support import Translations
 from babel.units import format_unit
@@ -97,6 +98,17 @@ def format_day(day: date, locale: str) -> str:
     return _format_date(day, format="long", locale=babel_locale(_DATE_LOCALES.get(locale, locale)))
 
 
+def locale_for_country(country: str | None, available: tuple[str, ...]) -> str | None:
+    """The first of ``available`` that is an official language of ``country`` (a reply to a
+    German number in German, L-06), or None when none is."""
+    if country is None:
+        return None
+    for language in get_official_languages(country, de_facto=True):
+        if language in available:
+            return str(language)
+    return None
+
+
 def semicolon(locale: str) -> str:
     """A semicolon as the locale writes it: French puts a no-break space before it."""
     return "\u00a0;" if babel_locale(locale).language == "fr" else ";"
@@ -119,6 +131,7 @@ __all__ = [
     "format_day",
     "format_duration",
     "join",
+    "locale_for_country",
     "negotiate",
     "semicolon",
     "translations",
