@@ -286,8 +286,9 @@ def _authority_gloss(spec: Spec, locale: str) -> str | None:
     country = spec.supervisory_authority_country
     if babel_locale(locale).language in get_official_languages(country, de_facto=True):
         return None
-    # Translators: after a supervisory authority's name in another language, after a comma.
-    return translations(locale).gettext("a data protection authority in %(country)s") % {
+    # Translators: after a supervisory authority's name in another language, after a comma;
+    # the country in parentheses, so that no preposition or article depends on it.
+    return translations(locale).gettext("a data protection authority (%(country)s)") % {
         "country": country_name(country, locale)
     }
 
