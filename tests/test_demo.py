@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -422,3 +423,20 @@ def test_L06_stop_is_confirmed_in_the_language_of_the_senders_number(client: Fla
         "/sms/inbound?lang=it", data={"From": "+819012345678", "Body": "STOP"}
     ).get_data(as_text=True)
     assert "Non riceverà più" in japan
+
+
+def test_the_sign_up_asks_for_an_email_only_when_a_purpose_uses_it(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    """Data minimisation (Art. 5(1)(c)): the demo spec has no e-mail consent from the person,
+    so its form asks for no e-mail address; a spec with a newsletter does."""
+    assert 'name="email"' not in client.get("/?lang=fr").get_data(as_text=True)
+    app = create_app(
+        {
+            "OPTIN_SPEC": str(ROOT / "examples" / "newsletter.toml"),
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+            "OPTIN_ADMIN_TOKEN": TOKEN,
+            "TESTING": True,
+        }
+    )
+    assert 'name="email"' in app.test_client().get("/?lang=de").get_data(as_text=True)

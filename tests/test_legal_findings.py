@@ -195,8 +195,8 @@ def test_L07_retention_starts_at_a_date_the_person_can_know(
 def test_L08_the_toolkit_discloses_its_own_processing(
     examples: dict[str, Spec], locale: str
 ) -> None:
-    """The proof of choices is a purpose of its own in both layers, with its basis, data and a
-    retention the spec sets; a registry screened before contact is a recipient."""
+    """The proof of choices is a purpose of its own in both layers, with a retention the spec
+    sets (5 years in both examples)."""
     for spec in examples.values():
         full = render(spec, "notice-full", locale).text
         assert gettext(locale, "Proof of your choices") in full

@@ -74,6 +74,7 @@ class OptIn:
             sms_footer=sms_footer,
             optin_locale=request_locale,
             optin_locales=lambda: state().spec.locales,
+            optin_asks_for=asks_for,
         )
 
 
@@ -113,6 +114,15 @@ def _negotiate_request_locale() -> str:
             except ToolkitError:
                 continue
     return best or spec.locales[0]
+
+
+def asks_for(channel: str) -> bool:
+    """Whether a form should ask for this channel's contact (an e-mail address only when a
+    consent purpose collected from the person uses e-mail: data minimisation, Art. 5(1)(c))."""
+    return any(
+        p.channel == channel and p.legal_basis == "consent" and "person" in p.collected_from
+        for p in state().spec.purposes
+    )
 
 
 def consent_checkboxes() -> Markup:
