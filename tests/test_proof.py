@@ -864,3 +864,26 @@ def test_reads_never_create_a_ledger(tmp_path: Path) -> None:
         book.count()
     with Ledger(tmp_path / "l.db", create=False) as book:
         assert book.verify().ok
+
+
+def test_an_older_imported_grant_never_undoes_a_newer_stop(ledger_url: str, tmp_path: Path) -> None:
+    """M4 / issue 12 item 5: the decision goes by event time. A grant exported from another
+    ledger before the person texted STOP here is kept as history but does not decide; a
+    record newer than what is stored does."""
+    source = Ledger(tmp_path / "source.db", spec=SPEC)
+    grant(source, "+33612345670")
+    old_grant = list(source.export("jsonl", texts=True))
+    time.sleep(0.01)  # the STOP below is later than the exported grant
+    target = Ledger(ledger_url, spec=SPEC)
+    target.record("+33612345670", "sms_offers", "opposition", method="sms-reply", locale="fr")
+    assert target.import_jsonl(old_grant) == 1
+    assert [e.action for e in target.history("+33612345670")] == ["opposition", "grant"]
+    decision = target.can_send("+33612345670", "sms_offers")
+    assert not decision.allowed and "opposition" in decision.codes
+    latest = target.status("+33612345670", "sms_offers")
+    assert latest is not None and latest.action == "opposition"
+    # a later record still decides: the person consents again, here and now
+    grant(target, "+33612345670")
+    assert target.can_send("+33612345670", "sms_offers").allowed
+    target.close()
+    source.close()

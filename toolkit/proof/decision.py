@@ -362,7 +362,7 @@ def decide(
     up to ``at``; ``on_lists`` the ids of the list copies its key is on; ``obtained`` when its
     data was obtained from the spec's source, if known (the Art. 14(3)(a) month runs from it)."""
     decisive = [r for r in history if r.action in CONSENT_ACTIONS]
-    latest = decisive[-1] if decisive else None
+    latest = latest_by_time(decisive)
     allowing: list[Reason] = []
     blocking: list[Reason] = []
     spec, purpose = policy.spec, policy.purpose
@@ -424,6 +424,16 @@ def _information_due(
             " first, or delete the data",
         )
     )
+
+
+def latest_by_time(records: Sequence[Latest]) -> Latest | None:
+    """The record that decides: the latest by event time, the later stored one on a tie. An
+    imported record older than one already stored is history, never the last word (M4)."""
+    latest: Latest | None = None
+    for record in records:  # stored order: a tie goes to the later one
+        if latest is None or record.at >= latest.at:
+            latest = record
+    return latest
 
 
 def _decision(allowing: list[Reason], blocking: list[Reason], latest: Latest | None) -> Decision:
@@ -506,11 +516,11 @@ def _timing(
             )
     refusals = [r for r in decisive if r.action in ("withdraw", "opposition")]
     for rule, since, period in plan.cooldowns:
-        if refusals and refusals[-1].at > since:
+        if refusals and max(r.at for r in refusals) > since:
             blocking.append(
                 Reason(
                     COOLDOWN,
-                    f"refused on {_day(refusals[-1].at)}: no contact for {period} after a "
+                    f"refused on {_day(max(r.at for r in refusals))}: no contact for {period} after a "
                     f"refusal ({cite(rule)})",
                 )
             )

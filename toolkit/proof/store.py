@@ -456,7 +456,9 @@ class SqlStore:
         return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     def latest(self, subject: str, purpose: str) -> ConsentEvent | None:
-        """The latest consent record (grant, withdraw, opposition): contacts never decide."""
+        """The consent record (grant, withdraw, opposition) that decides: the latest by event
+        time, the later stored on a tie (an imported older record never decides); contacts
+        never decide."""
         with self._reading() as conn:
             row = conn.execute(
                 select(events_table)
@@ -465,7 +467,7 @@ class SqlStore:
                     events_table.c.purpose == purpose,
                     events_table.c.action.in_(CONSENT_ACTIONS),
                 )
-                .order_by(events_table.c.seq.desc())
+                .order_by(events_table.c.at.desc(), events_table.c.seq.desc())
                 .limit(1)
             ).first()
         return None if row is None else _row_event(row)
