@@ -44,8 +44,8 @@ class FakeTransaction:
                 time.sleep(0.002)
         return self.store.chain_head
 
-    def stored(self, versions: Collection[str]) -> set[str]:
-        return set()
+    def stored(self, versions: Collection[str]) -> dict[str, tuple[str, str]]:
+        return {}
 
     def insert_texts(self, texts: Iterable[StoredText]) -> None:
         pass

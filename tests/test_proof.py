@@ -887,3 +887,25 @@ def test_an_older_imported_grant_never_undoes_a_newer_stop(ledger_url: str, tmp_
     assert target.can_send("+33612345670", "sms_offers").allowed
     target.close()
     source.close()
+
+
+def test_versions_are_checked_per_slot_and_locale(ledger_url: str) -> None:
+    """D6, M5: the checkbox's version as the notice's, or English texts on a French grant, are
+    refused, naming the slot; nothing is stored."""
+    book = Ledger(ledger_url, spec=SPEC)
+    french, english = shown("fr"), shown("en")
+    swapped = {"checkbox": french["notice-full"], "notice-full": french["checkbox"]}
+    with pytest.raises(LedgerError, match=r"versions.checkbox: .* is the notice-full text in 'fr'"):
+        book.record("+33612345678", "sms_offers", "grant", method="web-form", versions=swapped,
+                    locale="fr")  # fmt: skip
+    with pytest.raises(LedgerError, match=r"is the checkbox text in 'en', not a checkbox text in"):
+        book.record("+33612345678", "sms_offers", "grant", method="web-form", versions=english,
+                    locale="fr")  # fmt: skip
+    # once the texts are known to the writer (the fast path), the check still holds
+    grant(book)
+    with pytest.raises(LedgerError, match=r"versions.notice-full: .* is the checkbox text"):
+        book.record("+33612345678", "sms_offers", "grant", method="web-form",
+                    versions={"checkbox": french["checkbox"], "notice-full": french["checkbox"]},
+                    locale="fr")  # fmt: skip
+    assert book.count() == 1 and book.verify().ok
+    book.close()

@@ -10,9 +10,9 @@ batch with no thread hand-off.
 Invariants (each is what a test checks):
 
 1. Only the leader writes, and only it touches ``_known`` (the versions whose text is known to
-   be stored). "Pass the turn, or stop leading when nobody is queued" is decided atomically
-   under ``_state``: a batch queued after that finds nobody writing and leads itself, so no
-   batch is ever left behind.
+   be stored, with the artefact and locale of that text). "Pass the turn, or stop leading
+   when nobody is queued" is decided atomically under ``_state``: a batch queued after that
+   finds nobody writing and leads itself, so no batch is ever left behind.
 2. A caller interrupted while waiting (a signal, a timeout of its own) leaves nobody waiting
    (D4): under ``_state`` it removes its batch if no leader took it yet (nothing of it is
    stored, as its exception says), and if the turn had been passed to it, passes it on. A batch
@@ -64,7 +64,7 @@ class GroupCommit:
         self._leading = False  # a caller is writing the queue
         self._pending = 0  # batches queued or being written
         self._hold = threading.Lock()  # held by the leader around each write, and by paused()
-        self._known: set[str] = set()
+        self._known: dict[str, tuple[str, str]] = {}
 
     def write(
         self, events: Sequence[ConsentEvent], texts: Sequence[StoredText] = ()
@@ -169,7 +169,7 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt, SystemExit: the writing caller goes on with it
             return
-        self._known |= stored
+        self._known.update(stored)
         for batch in batches:
             result = outcome[batch]
             if isinstance(result, LedgerError):
@@ -177,22 +177,51 @@ class GroupCommit:
             else:
                 self._resolve(batch, result)
 
+    def _misplaced(
+        self,
+        batch: Batch,
+        offered: dict[str, StoredText],
+        new_texts: dict[str, StoredText],
+        found: dict[str, tuple[str, str]],
+    ) -> list[str]:
+        """Versions named in a slot that is not their text's (a notice's version as the
+        checkbox's), or in another locale than the event's (English texts on a French grant)."""
+        problems = []
+        for item in batch.events:
+            for slot, version in item.versions.items():
+                text = offered.get(version) or new_texts.get(version)
+                meta = (
+                    (text.artefact, text.locale)
+                    if text is not None
+                    else self._known.get(version) or found.get(version)
+                )
+                if meta is None:
+                    continue
+                artefact, locale = meta
+                if artefact != slot or locale != item.locale:
+                    problems.append(
+                        f"versions.{slot}: {version} is the {artefact} text in {locale!r}, not a"
+                        f" {slot} text in the event's locale {item.locale!r}"
+                    )
+        return problems
+
     def _transaction(
         self, tx: WriteTransaction, batches: list[Batch]
-    ) -> tuple[dict[Batch, list[ConsentEvent] | LedgerError], set[str]]:
-        """Seal and insert every batch whose texts are all stored (or offered); a batch with a
-        version nobody stored fails alone, before anything of it is written."""
+    ) -> tuple[dict[Batch, list[ConsentEvent] | LedgerError], dict[str, tuple[str, str]]]:
+        """Seal and insert every batch whose texts are all stored (or offered), each version
+        in the slot of its own artefact and in its event's locale; a batch with a version
+        nobody stored, or in the wrong slot, fails alone, before anything of it is written."""
         head = tx.head()
         outcome: dict[Batch, list[ConsentEvent] | LedgerError] = {}
         new_texts: dict[str, StoredText] = {}
         rows: list[tuple[int, ConsentEvent]] = []
-        found: set[str] = set()
+        found: dict[str, tuple[str, str]] = {}
         for batch in batches:
             offered = {t.version: t for t in batch.texts if t.version not in self._known}
             named = {v for item in batch.events for v in item.versions.values()}
-            unknown = named - self._known - found - offered.keys() - new_texts.keys()
+            unknown = named - self._known.keys() - found.keys() - offered.keys() - new_texts.keys()
             if unknown:
-                found |= tx.stored(unknown)
+                found.update(tx.stored(unknown))
                 missing = [
                     f"{k}={v}"
                     for item in batch.events
@@ -205,6 +234,10 @@ class GroupCommit:
                         "versions whose words it keeps (call Ledger.remember(rendered) first)"
                     )
                     continue
+            misplaced = self._misplaced(batch, offered, new_texts, found)
+            if misplaced:
+                outcome[batch] = LedgerError("; ".join(misplaced))
+                continue
             new_texts.update(offered)
             sealed, head = seal(batch.events, head)
             rows += sealed
@@ -213,7 +246,7 @@ class GroupCommit:
         if rows:
             tx.insert_events(rows)
             tx.move_head(head)
-        return outcome, found | set(new_texts)
+        return outcome, {**found, **{v: (t.artefact, t.locale) for v, t in new_texts.items()}}
 
     def _resolve(
         self,

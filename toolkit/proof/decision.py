@@ -514,13 +514,14 @@ def _timing(
                     f"({cite(rule)})",
                 )
             )
-    refusals = [r for r in decisive if r.action in ("withdraw", "opposition")]
+    refusals = [r.at for r in decisive if r.action in ("withdraw", "opposition")]
+    refused = max(refusals) if refusals else None
     for rule, since, period in plan.cooldowns:
-        if refusals and max(r.at for r in refusals) > since:
+        if refused is not None and refused > since:
             blocking.append(
                 Reason(
                     COOLDOWN,
-                    f"refused on {_day(max(r.at for r in refusals))}: no contact for {period} after a "
+                    f"refused on {_day(refused)}: no contact for {period} after a "
                     f"refusal ({cite(rule)})",
                 )
             )

@@ -171,11 +171,16 @@ class Ledger:
         if self.spec is None:
             return []
         found: dict[str, StoredText] = {}
-        for locale in {item.locale for item in events if item.versions}:
-            wanted = {v for item in events if item.locale == locale for v in item.versions.values()}
+        wanted = {v for item in events for v in item.versions.values()}
+        first = [item.locale for item in events if item.versions]  # most likely: the event's
+        for locale in dict.fromkeys([*first, *self.spec.locales]):
+            if not wanted - found.keys():
+                break
             for rendered in every_rendering(self.spec, locale):
                 if rendered.version in wanted:
                     found[rendered.version] = _stored(rendered)
+        # A text of another locale or artefact is offered as what it is: the writer then
+        # refuses it in the wrong slot, naming both, rather than as an unknown version.
         return list(found.values())
 
     def paused(self) -> AbstractContextManager[None]:

@@ -95,8 +95,9 @@ class WriteTransaction(Protocol):
     def head(self) -> Head:
         """The chain head, locked for this transaction."""
 
-    def stored(self, versions: Collection[str]) -> set[str]:
-        """Which of these versions already have their text stored."""
+    def stored(self, versions: Collection[str]) -> dict[str, tuple[str, str]]:
+        """Which of these versions already have their text stored: version -> (artefact,
+        locale), so that a version can be checked against the slot that names it."""
 
     def insert_texts(self, texts: Iterable[StoredText]) -> None:
         """Store texts; a version already stored is left as it is."""
@@ -255,18 +256,19 @@ class _SqlWrite:
             raise LedgerError("the ledger has lost its chain head (optin_head)")
         return Head(int(row[0]), int(row[1]), str(row[2]))
 
-    def stored(self, versions: Collection[str]) -> set[str]:
+    def stored(self, versions: Collection[str]) -> dict[str, tuple[str, str]]:
         wanted = sorted(versions)
         if not wanted:
-            return set()
+            return {}
         marks = ", ".join(f":v{i}" for i in range(len(wanted)))
         self._cursor.execute(
             self._store._driver(
-                f"SELECT version FROM optin_texts WHERE version IN ({marks})"  # noqa: S608
+                "SELECT version, artefact, locale FROM optin_texts"  # noqa: S608
+                f" WHERE version IN ({marks})"
             ),
             {f"v{i}": version for i, version in enumerate(wanted)},
         )
-        return {row[0] for row in self._cursor.fetchall()}
+        return {row[0]: (row[1], row[2]) for row in self._cursor.fetchall()}
 
     def insert_texts(self, texts: Iterable[StoredText]) -> None:
         rows = [text.as_json() for text in texts]
