@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from demo import create_app
 from toolkit.proof import Ledger
+from toolkit.proof.checkpoint import verify_receipt
 
 TOKEN = "admin-secret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,6 +31,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         {
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'optin.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
+            "OPTIN_SIGNING_KEY": str(tmp_path / "signing.key"),
             "TESTING": True,
         }
     )
@@ -103,6 +105,7 @@ def test_sign_up_records_one_grant_with_the_versions_shown(app: Flask, client: F
     receipt = client.get(f"/receipt/{event.id}.json")
     assert receipt.status_code == 200
     assert json.loads(receipt.data)["recordHash"] == event.hash
+    verify_receipt(json.loads(receipt.data))  # signed: checkable offline, without the ledger
     assert client.get(f"/receipt/{event.id}.pdf").data.startswith(b"%PDF-")
     assert event.hash in client.get(f"/receipt/{event.id}").get_data(as_text=True)
     assert client.get("/receipt/nope.json").status_code == 404

@@ -497,12 +497,63 @@ def ledger() -> None:
     """Verify, export, query and import the consent ledger."""
 
 
+KEY_OPTION = click.option(
+    "--key",
+    "key_path",
+    envvar="OPTIN_SIGNING_KEY",
+    default="instance/optin-signing.key",
+    show_default=True,
+    help="the Ed25519 signing key (PEM; created there if missing); keep it away from the database",
+)
+
+
+@ledger.command("checkpoint")
+@DB_OPTION
+@KEY_OPTION
+def ledger_checkpoint(db: str, key_path: str) -> None:
+    """Print a signed checkpoint of the chain head: keep it outside the database (a file, an
+    e-mail); `verify --checkpoint` later proves the chain still extends it."""
+    from .proof.checkpoint import load_key
+
+    with _exit_on_error(db):
+        data = _ledger(db).checkpoint(load_key(key_path))
+    _echo_json(data)
+
+
 @ledger.command("verify")
 @DB_OPTION
-def ledger_verify(db: str) -> None:
-    """Recompute the chain; exit 1 naming the first broken record."""
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="a checkpoint file (from `ledger checkpoint`) the chain must still extend; repeatable",
+)
+@click.option(
+    "--public-key",
+    help="the signer's public key (base64, as the checkpoint prints it) to trust; without it,"
+    " the key named in the checkpoint is used and printed for you to compare",
+)
+def ledger_verify(db: str, checkpoint_files: tuple[str, ...], public_key: str | None) -> None:
+    """Recompute the chain, every version against its stored text, and that the chain still
+    extends each checkpoint; exit 1 naming the first broken record."""
+    from .proof.checkpoint import read_checkpoint
+
     with _exit_on_error(db):
-        result = _ledger(db).verify()
+        marks = []
+        for name in checkpoint_files:
+            try:
+                text = Path(name).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise click.ClickException(f"{name}: {exc.strerror}") from None
+            try:
+                marks.append(read_checkpoint(text, public_key))
+            except ToolkitError as exc:
+                raise click.ClickException(f"{name}: {exc}") from None
+        result = _ledger(db).verify(marks)
+    for mark in marks:
+        if public_key is None:
+            click.echo(f"checkpoint #{mark.seq} of {mark.at} signed by key {mark.public_key}")
     if result.ok:
         click.echo(f"ok: {result.count} records, chain intact")
         return
@@ -514,12 +565,19 @@ def ledger_verify(db: str) -> None:
 
 @ledger.command("export")
 @DB_OPTION
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "dpv"]), default="jsonl")
 @click.option("--with-texts", is_flag=True, help="jsonl: emit the stored texts first")
-def ledger_export(db: str, fmt: str, with_texts: bool) -> None:
-    """Every record, in chain order, on stdout."""
+@click.option("--spec", "spec_path", help="dpv: the spec, for the purposes and the controller")
+def ledger_export(db: str, fmt: str, with_texts: bool, spec_path: str | None) -> None:
+    """Every record, in chain order, on stdout (dpv: ISO/IEC TS 27560 records in JSON-LD)."""
     with _exit_on_error(db):
-        for line in _ledger(db).export(fmt, texts=with_texts):
+        book = _ledger(db, spec_path)
+        if fmt == "dpv":
+            from .proof.dpv import document
+
+            _echo_json(document(book.events(), book.spec))
+            return
+        for line in book.export(fmt, texts=with_texts):
             click.echo(line)
 
 

@@ -7,7 +7,8 @@ Templates then call ``consent_checkboxes()``, ``collection_notice("short")`` and
 ``sms_footer()`` in the request's locale (``?lang=``, then ``Accept-Language``), and a view calls
 ``record_consent(request.form)`` to write one ledger event per ticked box with
 the versions that were rendered. Config keys: ``OPTIN_SPEC`` (path, when no spec is given),
-``OPTIN_DATABASE_URL`` (default ``sqlite:///<instance>/optin.db``).
+``OPTIN_DATABASE_URL`` (default ``sqlite:///<instance>/optin.db``), ``OPTIN_SIGNING_KEY`` (the
+Ed25519 key that signs receipts; default ``<instance>/optin-signing.key``, created if missing).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from .errors import LedgerUnavailable, ToolkitError
 from .i18n import negotiate
 from .proof import ConsentEvent, Ledger
+from .proof.checkpoint import load_key
 from .render import render
 from .spec import Spec, load_spec
 
@@ -65,7 +67,10 @@ class OptIn:
             url = app.config.get("OPTIN_DATABASE_URL") or (
                 f"sqlite:///{Path(app.instance_path) / 'optin.db'}"
             )
-            ledger = Ledger(url, spec=spec)
+            key = (
+                app.config.get("OPTIN_SIGNING_KEY") or Path(app.instance_path) / "optin-signing.key"
+            )
+            ledger = Ledger(url, spec=spec, signing_key=load_key(key))
         consent = frozenset(p.id for p in spec.purposes if p.legal_basis == "consent")
         app.extensions["optin"] = OptInState(spec, ledger, consent)
         app.jinja_env.globals.update(

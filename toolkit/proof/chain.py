@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import LedgerError
 from ..render import content_version
+from .checkpoint import Checkpoint
 from .records import GENESIS, ConsentEvent, compute_hash
 from .store import Head, StoredText
 
@@ -46,10 +47,21 @@ def seal(events: Sequence[ConsentEvent], head: Head) -> tuple[list[tuple[int, Co
 
 
 def verify_chain(
-    head: Head, rows: Iterable[tuple[int, ConsentEvent]], texts: Iterable[StoredText]
+    head: Head,
+    rows: Iterable[tuple[int, ConsentEvent]],
+    texts: Iterable[StoredText],
+    checkpoints: Sequence[Checkpoint] = (),
 ) -> VerifyResult:
     """Recompute every hash and link up to ``head``; name the first record that does not hold,
-    a chain that ends before its head, or a stored text that no longer matches its version."""
+    a chain that ends before its head, a stored text that no longer matches its version, a
+    version an event names whose text is gone or is not the slot's (M3), and a chain that
+    no longer extends a signed checkpoint (rewritten, re-chained or truncated behind it)."""
+    stored: dict[str, StoredText] = {}
+    for text in texts:
+        if content_version(text.text) != text.version:
+            return VerifyResult(False, 0, text.version, "stored text does not match its version")
+        stored[text.version] = text
+    marks = {cp.seq: cp for cp in checkpoints}
     prev, count, last_seq = GENESIS, 0, 0
     for seq, item in rows:
         count += 1
@@ -63,6 +75,28 @@ def verify_chain(
             )
         if item.computed_hash() != item.hash:
             return VerifyResult(False, count, item.id, "hash does not match the record's content")
+        for slot, version in item.versions.items():
+            shown = stored.get(version)
+            if shown is None:
+                return VerifyResult(
+                    False, count, item.id, f"versions.{slot}: the text of {version} is not stored"
+                )
+            if shown.artefact != slot or shown.locale != item.locale:
+                return VerifyResult(
+                    False,
+                    count,
+                    item.id,
+                    f"versions.{slot}: {version} is the {shown.artefact} text in {shown.locale!r}",
+                )
+        mark = marks.get(seq)
+        if mark is not None and mark.hash != item.hash:
+            return VerifyResult(
+                False,
+                count,
+                item.id,
+                f"the chain no longer extends the checkpoint of {mark.at} at record #{seq}:"
+                " rewritten behind it",
+            )
         prev, last_seq = item.hash, seq
     if head.hash and (head.records != count or head.hash != prev):
         return VerifyResult(
@@ -71,10 +105,14 @@ def verify_chain(
             None,
             f"the chain ends early: {head.records - count} last record(s) missing",
         )
-    for text in texts:
-        if content_version(text.text) != text.version:
+    for mark in checkpoints:
+        if mark.seq > last_seq:
             return VerifyResult(
-                False, count, text.version, "stored text does not match its version"
+                False,
+                count,
+                None,
+                f"the chain ends at record #{last_seq}, before the checkpoint of {mark.at} at"
+                f" #{mark.seq}: truncated",
             )
     return VerifyResult(True, count)
 

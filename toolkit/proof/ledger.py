@@ -18,11 +18,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..errors import LedgerError
 from ..render import Rendered, content_version, every_rendering
 from ..rules import RuleBook, shipped
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
+from .checkpoint import Checkpoint, make_checkpoint, sign_receipt
 from .commit import GroupCommit
 from .decision import Decision, Policy, decide, subject_of
 from .records import (
@@ -53,9 +56,17 @@ class Ledger:
     never a new empty ledger). A ``Ledger`` is a context manager that closes itself.
     """
 
-    def __init__(self, url: str | Path, spec: Spec | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | Path,
+        spec: Spec | None = None,
+        *,
+        create: bool = True,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> None:
         self.url = database_url(url)
         self.spec = spec
+        self.signing_key = signing_key  # signs receipts (checkpoint.load_key), if given
         self._store = SqlStore(self.url, create=create)
         self._commit = GroupCommit(self._store)
         _LEDGERS.add(self)
@@ -304,11 +315,17 @@ class Ledger:
         for _seq, item in rows:
             yield item
 
-    def verify(self) -> VerifyResult:
-        """Recompute every hash and link up to the head read first; name the first record
-        that does not hold."""
+    def verify(self, checkpoints: Sequence[Checkpoint] = ()) -> VerifyResult:
+        """Recompute every hash and link up to the head read first, every version against
+        its stored text, and that the chain still extends each signed checkpoint; name the
+        first record that does not hold."""
         head, rows = self._store.chain()
-        return verify_chain(head, rows, self._store.texts())
+        return verify_chain(head, rows, list(self._store.texts()), checkpoints)
+
+    def checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
+        """A signed checkpoint of the chain head, to keep outside the database."""
+        head, _rows = self._store.chain()
+        return make_checkpoint(head, key)
 
     def export(self, fmt: str = "jsonl", *, texts: bool = False) -> Iterator[str]:
         """Every event as JSON lines or CSV lines (header first), in chain order.
@@ -359,7 +376,8 @@ class Ledger:
 
         if self.spec is None:
             raise LedgerError("receipts need the ledger's spec: Ledger(url, spec=...)")
-        return build_receipt(self.event(event_id), self.spec)
+        receipt = build_receipt(self.event(event_id), self.spec)
+        return receipt if self.signing_key is None else sign_receipt(receipt, self.signing_key)
 
     def count(self) -> int:
         """How many events the ledger holds."""
