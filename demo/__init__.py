@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from toolkit.confirm import OutboxSender
 from toolkit.errors import LedgerUnavailable
 from toolkit.flask import OptIn, request_locale
 from toolkit.i18n import translations
@@ -56,6 +57,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     csrf.init_app(app)
     OptIn(app)
+    # Messages (confirmation SMS, codes, e-mail links) go through a Sender: the outbox here,
+    # visible on the admin page and in instance/outbox.jsonl; a carrier's in production.
+    app.extensions["optin_sender"] = app.config.get("OPTIN_SENDER") or OutboxSender(
+        Path(app.instance_path) / "outbox.jsonl"
+    )
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]

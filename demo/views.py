@@ -21,15 +21,19 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeTimedSerializer
 
+from toolkit import confirm as confirmation
+from toolkit.confirm import Sender
 from toolkit.csvio import CsvError, read_csv
 from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
 from toolkit.i18n import locale_for_country, translations
-from toolkit.proof import LedgerError
+from toolkit.proof import ConsentEvent, LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
 from toolkit.proof.records import normalise_subject, number_facts
 from toolkit.render import notice_context
+from toolkit.rules import days
 from toolkit.sms import SmsError, gsm_safe, parse_reply, preview, spec_keywords
 
 public = Blueprint("public", __name__)
@@ -60,9 +64,78 @@ def sign_up() -> Any:
             "index.html",
             notice=_("You ticked no box, so we recorded nothing. Thank you for your visit."),
         )
+    _ask_confirmation(events)
     # Post/Redirect/Get: reloading the receipt page never records the consent twice.
     ids = ",".join(event.id for event in events)
     return redirect(url_for("public.thanks", ids=ids, lang=request_locale()), 303)
+
+
+def _sender() -> Sender:
+    return current_app.extensions["optin_sender"]  # type: ignore[no-any-return]
+
+
+def _links() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="optin-confirm")
+
+
+def _ask_confirmation(events: list[ConsentEvent]) -> None:
+    """Double opt-in: each consent typed on the form is confirmed by whoever receives the
+    message (a YES reply, a code typed here, or a link in an e-mail), as the spec says."""
+    spec, locale = state().spec, request_locale()
+    for (subject, how), purposes in confirmation.pending(spec, events).items():
+        if how == "code":
+            code = confirmation.new_code()
+            secret = current_app.config["SECRET_KEY"]
+            session["confirm"] = {
+                "subject": subject,
+                "purposes": purposes,
+                "digest": confirmation.code_digest(code, subject, secret),
+                "tries": 0,
+            }
+            confirmation.ask(spec, subject, how, locale, _sender(), code=code)
+        elif how == "email-link":
+            token = _links().dumps({"subject": subject, "purposes": purposes})
+            link = url_for("public.confirm_link", token=token, lang=locale, _external=True)
+            confirmation.ask(spec, subject, how, locale, _sender(), link=link)
+        else:
+            confirmation.ask(spec, subject, how, locale, _sender())
+
+
+@public.post("/confirm")
+def confirm_code() -> Any:
+    pending = session.get("confirm")
+    code = request.form.get("code", "")
+    if not pending:
+        abort(400, _("There is no consent waiting for a code here."))
+    secret = current_app.config["SECRET_KEY"]
+    if not confirmation.code_matches(code, pending["subject"], secret, pending["digest"]):
+        pending["tries"] += 1
+        if pending["tries"] >= 5:  # a six-digit code, five tries: guessing is hopeless
+            session.pop("confirm")
+        else:
+            session["confirm"] = pending
+        abort(400, _("This code is not the one we sent."))
+    session.pop("confirm")
+    return _confirmed(pending["subject"], pending["purposes"], "code")
+
+
+@public.get("/confirm/<token>")
+def confirm_link(token: str) -> Any:
+    seconds = days(state().spec.confirmation.expires) * 86400
+    try:
+        data = _links().loads(token, max_age=seconds)
+    except BadData:
+        abort(400, _("This confirmation link is not valid, or has expired."))
+    return _confirmed(str(data["subject"]), list(data["purposes"]), "email-link")
+
+
+def _confirmed(subject: str, purposes: list[str], method: str) -> Any:
+    spec = state().spec
+    events = confirmation.confirm(
+        state().ledger, subject, purposes, method, request_locale(), region=spec.controller.country
+    )
+    names = {p.id: p.text[request_locale()].name for p in spec.purposes}
+    return render_template("receipt.html", events=events, names=names, confirmed=True)
 
 
 @public.get("/thanks")
@@ -75,7 +148,14 @@ def thanks() -> str:
     if not events:
         abort(404, "No such receipt")
     names = {p.id: p.text[request_locale()].name for p in state().spec.purposes}
-    return render_template("receipt.html", events=events, names=names)
+    waiting = confirmation.pending(state().spec, events)
+    return render_template(
+        "receipt.html",
+        events=events,
+        names=names,
+        waiting=sorted({how for _subject, how in waiting}),
+        code_form="confirm" in session,
+    )
 
 
 @public.get("/receipt/<event_id>.json")
@@ -216,6 +296,14 @@ def sms_inbound() -> Response:
         except LedgerError as exc:
             abort(400, str(exc))
         return _twiml(_("You will no longer receive SMS from %(name)s.", locale, name=name))
+    if reply.kind == "confirm":
+        waiting = confirmation.awaiting(ledger, sender, spec.controller.country)
+        if not waiting:
+            return _twiml(None)  # nothing to confirm: a YES like any other message
+        confirmation.confirm(
+            ledger, sender, waiting, "sms-reply", locale, region=spec.controller.country
+        )
+        return _twiml(_("Thank you: your consent is confirmed.", locale))
     if reply.kind == "help":
         sms = notice_context(spec, locale).sms
         return _twiml(
@@ -340,7 +428,13 @@ def dashboard() -> str:
         optin_purposes=[p.id for p in state().spec.purposes],
         marketing_purposes=[p.id for p in state().spec.purposes if p.direct_marketing],
         notice=session.pop("admin_notice", None),
+        outbox=_outbox()[::-1][:50],
     )
+
+
+def _outbox() -> list[tuple[str, Any]]:
+    sender = _sender()
+    return sender.messages() if isinstance(sender, confirmation.OutboxSender) else []
 
 
 @admin.post("/objection")

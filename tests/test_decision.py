@@ -29,6 +29,7 @@ def shown(spec: Spec = SPEC, locale: str = "fr") -> dict[str, str]:
 
 
 def grant(book: Ledger, subject: str, purpose: str = "sms_offers") -> None:
+    """A consent given on the form, and confirmed (double opt-in) where its channel needs it."""
     assert book.spec is not None
     locale = book.spec.locales[0]
     book.record(
@@ -39,6 +40,8 @@ def grant(book: Ledger, subject: str, purpose: str = "sms_offers") -> None:
         versions=shown(book.spec, locale),
         locale=locale,
     )
+    if book.spec.confirmation_for(book.spec.purpose(purpose).channel):
+        book.record(subject, purpose, "confirm", method="code", locale=locale)
 
 
 def working_time(days_ahead: int, hour: int = 10, minute: int = 30) -> datetime:

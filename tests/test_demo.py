@@ -16,6 +16,7 @@ from conftest import ROOT
 from flask import Flask
 from flask.testing import FlaskClient
 
+import toolkit
 from demo import create_app
 from toolkit.proof import Ledger
 from toolkit.proof.checkpoint import verify_receipt
@@ -61,6 +62,11 @@ def sign_up(
     data.update({"phone": phone, "consent_sms_offers": "sms_offers"})
     data.update(extra)
     return client.post(f"/?lang={lang}", data=data, follow_redirects=True)
+
+
+def confirm_by_sms(client: FlaskClient, number: str = "+33612345678", word: str = "OUI") -> str:
+    """The holder of the number answers the confirmation SMS (double opt-in)."""
+    return client.post("/sms/inbound", data={"From": number, "Body": word}).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "de", "es", "it"])
@@ -148,6 +154,7 @@ def test_oversized_body_is_413(app: Flask, client: FlaskClient) -> None:
 
 def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -> None:
     sign_up(client)
+    confirm_by_sms(client)
     answer = client.get(
         "/api/consent?subject=%2B33612345678&purpose=sms_offers", headers=BEARER
     ).json
@@ -160,13 +167,14 @@ def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -
     assert response.status_code == 200
     decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert decision["allowed"] is False and decision["reason"].startswith("withdrawn by web form")
-    assert [e.action for e in ledger(app).events()] == ["grant", "withdraw"]
+    assert [e.action for e in ledger(app).events()] == ["grant", "confirm", "withdraw"]
     assert client.get("/api/consent?subject=1&purpose=spam", headers=BEARER).status_code == 400
     assert client.get("/api/consent", headers=BEARER).status_code == 400
 
 
 def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: FlaskClient) -> None:
     sign_up(client)
+    confirm_by_sms(client)
     response = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "Arrêt !"})
     assert response.status_code == 200 and response.mimetype == "application/xml"
     assert "<Message>" in response.get_data(as_text=True)
@@ -174,10 +182,12 @@ def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: Fl
         "/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER
     ).json["allowed"]
     sign_up(client)  # the person signs up again, ticking the box: an explicit new grant
+    confirm_by_sms(client)
     assert client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json[
         "allowed"
     ]
-    assert [e.action for e in ledger(app).events()] == ["grant", "opposition", "grant"]
+    actions = [e.action for e in ledger(app).events()]
+    assert actions == ["grant", "confirm", "opposition", "grant", "confirm"]
 
 
 def test_webhook_help_other_and_bad_number(app: Flask, client: FlaskClient) -> None:
@@ -270,6 +280,7 @@ def audit_upload(client: FlaskClient, contacts: bytes) -> Any:
 
 def test_admin_audit_upload(client: FlaskClient) -> None:
     sign_up(client)
+    confirm_by_sms(client)
     response = audit_upload(client, b"name,phone\nA,+33612345678\nB,+33612345679\nC,nonsense\n")
     assert response.status_code == 200
     rows = response.get_data(as_text=True).splitlines()
@@ -332,6 +343,7 @@ def test_d9_a_ledger_outage_is_a_503_in_the_page_language(ledger_url: str) -> No
 
 def test_the_consent_api_gives_every_reason_with_its_code(client: FlaskClient) -> None:
     sign_up(client)
+    confirm_by_sms(client)
     data = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert data["allowed"] is True
     assert data["reasons"][0]["code"] == "consent" and data["reason"].startswith("consent given")
@@ -443,3 +455,93 @@ def test_the_sign_up_asks_for_an_email_only_when_a_purpose_uses_it(
         }
     )
     assert 'name="email"' in app.test_client().get("/?lang=de").get_data(as_text=True)
+
+
+def consent_api(client: FlaskClient, subject: str, purpose: str = "sms_offers") -> Any:
+    return client.get(f"/api/consent?subject={subject}&purpose={purpose}", headers=BEARER).json
+
+
+def test_double_opt_in_by_sms_reply(app: Flask, client: FlaskClient) -> None:
+    """H1, L-11: a number typed on the form is not sendable until its holder answers the
+    confirmation SMS; the confirmation is its own record, linked to the grant and to the
+    versioned message it answers, with its own receipt."""
+    page = sign_up(client).get_data(as_text=True)
+    assert "Plus qu'une étape" in page or "SMS" in page
+    (message_id, sms), *_rest = app.extensions["optin_sender"].messages()
+    spec = app.extensions["optin"].spec
+    expected = toolkit.render(spec, "confirmation-sms", "fr")
+    assert (sms.channel, sms.to, sms.text, sms.version) == (
+        "sms", "+33612345678", expected.text, expected.version
+    )  # fmt: skip
+    assert consent_api(client, "0612345678")["reasons"][-1]["code"] == "pending-confirmation"
+    assert confirm_by_sms(client, "+33699999999").endswith("<Response></Response>")
+    assert not consent_api(client, "0612345678")["allowed"]  # someone else's YES changes nothing
+    answer = confirm_by_sms(client)
+    assert "<Message>" in answer and consent_api(client, "0612345678")["allowed"]
+    grant_event, confirmation = ledger(app).events()
+    assert confirmation.action == "confirm" and confirmation.method == "sms-reply"
+    assert confirmation.evidence["confirms"] == grant_event.id
+    assert confirmation.versions == {"confirmation-sms": expected.version}
+    receipt = client.get(f"/receipt/{confirmation.id}").get_data(as_text=True)
+    assert "Vous avez confirmé votre consentement." in receipt
+    assert message_id in client.get("/admin/", headers=BEARER).get_data(as_text=True)
+
+
+def test_double_opt_in_by_code(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(
+        (ROOT / "examples" / "dse-france.toml").read_text(encoding="utf-8")
+        + '\n[confirmation]\nsms = "code"\n',
+        encoding="utf-8",
+    )
+    app = create_app(
+        {
+            "OPTIN_SPEC": str(spec_file),
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+            "OPTIN_ADMIN_TOKEN": TOKEN,
+            "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
+    page = sign_up(client).get_data(as_text=True)
+    assert 'name="code"' in page
+    (_id, sms), *_rest = app.extensions["optin_sender"].messages()
+    code = re.search(r"\b(\d{6})\b", sms.text).group(1)  # type: ignore[union-attr]
+    token = form_fields(page)["csrf_token"]
+    wrong = "000000" if code != "000000" else "111111"
+    refused = client.post("/confirm?lang=fr", data={"code": wrong, "csrf_token": token})
+    assert refused.status_code == 400
+    assert not consent_api(client, "0612345678")["allowed"]
+    done = client.post("/confirm?lang=fr", data={"code": code, "csrf_token": token})
+    assert done.status_code == 200 and consent_api(client, "0612345678")["allowed"]
+    assert [e.method for e in ledger(app).events()] == ["web-form", "code"]
+    again = client.post("/confirm?lang=fr", data={"code": code, "csrf_token": token})
+    assert again.status_code == 400  # a code confirms once
+    app.extensions["optin"].ledger.close()
+
+
+def test_double_opt_in_by_email_link(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "OPTIN_SPEC": str(ROOT / "examples" / "newsletter.toml"),
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+            "OPTIN_ADMIN_TOKEN": TOKEN,
+            "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
+    data = form_fields(client.get("/?lang=de").get_data(as_text=True))
+    data.update({"email": "Anna@Example.org", "consent_newsletter": "newsletter"})
+    assert client.post("/?lang=de", data=data).status_code == 303
+    (_id, mail), *_rest = app.extensions["optin_sender"].messages()
+    assert mail.channel == "email" and mail.to == "anna@example.org"
+    link = re.search(r"https?://\S+/confirm/\S+?(?=\.? )", mail.text).group(0)  # type: ignore[union-attr]
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    api = "anna%40example.org"
+    assert not consent_api(client, api, "newsletter")["allowed"]
+    assert client.get("/" + path.replace("/confirm/", "confirm/", 1)).status_code == 200
+    assert consent_api(client, api, "newsletter")["allowed"]
+    assert client.get("/confirm/forged-token").status_code == 400
+    app.extensions["optin"].ledger.close()

@@ -242,7 +242,7 @@ def test_redline_marks_only_the_changed_retention(dse: Spec) -> None:
     assert deletions == ["3"] * 6
     assert insertions == ["2"] * 6
     unchanged = html.count('class="unchanged"')
-    assert unchanged == 2 * 3  # both SMS footers and the call script, per locale
+    assert unchanged == 2 * 4  # both SMS footers, the confirmation SMS, the call script
     pdf = pypdf.PdfReader(io.BytesIO(export_pdf(newer, ["fr"], previous=dse)))
     text = flat(" ".join(p.extract_text() for p in pdf.pages))
     assert flat("Inchangé depuis la version précédente") in text

@@ -101,23 +101,34 @@ def test_grant_withdraw_opposition_latest_wins(ledger_url: str) -> None:
     )
     assert first.subject == "+33612345678"
     assert first.evidence["ip"] == "203.0.113.0/24"
+    # a form consent waits for the holder of the number to confirm it (double opt-in)
+    assert book.can_send("+33612345678", "sms_offers").codes == ("consent", "pending-confirmation")
+    confirmed = book.record(
+        "+33612345678", "sms_offers", "confirm", method="sms-reply", locale="fr"
+    )
+    assert confirmed.evidence["confirms"] == first.id and "confirmation-sms" in confirmed.versions
     assert book.can_send("+33612345678", "sms_offers").allowed
     book.record("+33612345678", "sms_offers", "opposition", method="sms-reply", locale="fr")
     decision = book.can_send("+33612345678", "sms_offers")
     assert not decision.allowed and decision.reason.startswith("opposition by SMS on 20")
+    with pytest.raises(LedgerError, match="nothing to confirm"):  # a STOP is not confirmed
+        book.record("+33612345678", "sms_offers", "confirm", method="sms-reply", locale="fr")
     book.record(
         "+33612345678", "sms_offers", "grant", method="web-form", versions=shown(), locale="fr"
     )
+    book.record("+33612345678", "sms_offers", "confirm", method="code", locale="fr")
     assert book.can_send("+33612345678", "sms_offers").allowed  # a later explicit grant
     book.record("+33612345678", "sms_offers", "withdraw", method="web-form", locale="fr")
     assert book.can_send("+33612345678", "sms_offers").reason.startswith("withdrawn by web form")
     assert [e.action for e in book.history("+33 6 12 34 56 78")] == [
         "grant",
+        "confirm",
         "opposition",
         "grant",
+        "confirm",
         "withdraw",
     ]
-    assert book.count() == 4  # nothing was updated: every change is a new record
+    assert book.count() == 6  # nothing was updated: every change is a new record
     assert book.verify().ok
     book.close()
     # A purpose on legitimate interests (postal marketing) may go ahead until the person objects.
@@ -882,8 +893,9 @@ def test_an_older_imported_grant_never_undoes_a_newer_stop(ledger_url: str, tmp_
     assert not decision.allowed and "opposition" in decision.codes
     latest = target.status("+33612345670", "sms_offers")
     assert latest is not None and latest.action == "opposition"
-    # a later record still decides: the person consents again, here and now
+    # a later record still decides: the person consents again, here and now, and confirms
     grant(target, "+33612345670")
+    target.record("+33612345670", "sms_offers", "confirm", method="sms-reply", locale="fr")
     assert target.can_send("+33612345670", "sms_offers").allowed
     target.close()
     source.close()

@@ -121,6 +121,10 @@ def test_version_is_the_hash_of_the_text(
         with pytest.raises(ArtefactError, match="no phone purpose"):
             render(spec, artefact, locale)
         return
+    if artefact == "confirmation-sms" and spec.sms is None:
+        with pytest.raises(ArtefactError, match="nothing to confirm"):
+            render(spec, artefact, locale)
+        return
     out = render(spec, artefact, locale)
     assert (out.artefact, out.locale) == (artefact, locale)
     assert VERSION.fullmatch(out.version)

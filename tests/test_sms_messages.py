@@ -187,7 +187,9 @@ def test_opt_out_words(text: str) -> None:
     [
         ("START", "opt-in"),
         ("unstop", "opt-in"),
-        ("Yes", "opt-in"),
+        ("Yes", "confirm"),
+        ("Oui !", "confirm"),
+        ("sì", "confirm"),
         ("HELP", "help"),
         ("info?", "help"),
         ("Aide", "help"),

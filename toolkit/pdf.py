@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from . import __version__
-from .errors import ToolkitError
+from .errors import ArtefactError, ToolkitError
 from .i18n import SUPPORTED_LOCALES, babel_locale, format_day, negotiate, translations
 from .render import ENVIRONMENT, TEMPLATES_DIR, Rendered, render
 from .sms import analyze
@@ -78,6 +78,13 @@ def _items(spec: Spec, locale: str) -> list[Item]:
             }
             key = "sms-footer-first" if first else "sms-footer"
             items.append(Item(key, title, rendered, note))
+    if spec.sms is not None and spec.confirmation_for("sms") == "sms-reply":
+        try:
+            confirmation = render(spec, "confirmation-sms", locale)
+        except ArtefactError:
+            pass  # no SMS consent is given on a form: nothing to confirm
+        else:
+            items.append(Item("confirmation-sms", _("Confirmation SMS"), confirmation))
     if any(p.channel == "phone" for p in spec.purposes):
         items.append(Item("call-script", _("Call script"), render(spec, "call-script", locale)))
     return items

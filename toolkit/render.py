@@ -42,6 +42,7 @@ ARTEFACTS: dict[str, str] = {
     "notice-full": "notice-full.html",
     "sms-footer": "sms-footer.txt",
     "call-script": "call-script.html",
+    "confirmation-sms": "confirmation-sms.txt",
 }
 
 
@@ -245,6 +246,19 @@ def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Render
     return Rendered("sms-footer", variables["locale"], text, content_version(text), html)
 
 
+def _render_confirmation_sms(variables: dict[str, Any]) -> Rendered:
+    sms = variables["sms"]
+    texting = [p for p in variables["consent_purposes"] if p.channel == "sms" and p.from_person]
+    if sms is None or not texting:
+        raise ArtefactError("no SMS consent is given on a form, so there is nothing to confirm")
+    text = normalise_text(_template_render(ARTEFACTS["confirmation-sms"], variables))
+    text = text.replace("\n", " ")
+    html = Markup('<p class="optin-confirmation-sms" lang="{}">{}</p>').format(
+        variables["lang"], text
+    )
+    return Rendered("confirmation-sms", variables["locale"], text, content_version(text), html)
+
+
 def _render_call_script(variables: dict[str, Any]) -> Rendered:
     variables["calls"] = tuple(p for p in variables["purposes"] if p.channel == "phone")
     if not variables["calls"]:
@@ -297,6 +311,8 @@ def render(
         result = _render_sms_footer(variables, first_contact)
     elif artefact == "call-script":
         result = _render_call_script(variables)
+    elif artefact == "confirmation-sms":
+        result = _render_confirmation_sms(variables)
     else:
         result = _render_html(artefact, variables)
     memo[key] = result

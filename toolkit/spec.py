@@ -351,6 +351,21 @@ class Source(_Model):
     text: PerLocale[SourceText]
 
 
+class Confirmation(_Model):
+    """Double opt-in: how a consent given on a form is confirmed by the person who holds the
+    number or the address (GDPR Art. 7(1); BGH I ZR 164/09). Until then it is pending."""
+
+    sms: Literal["sms-reply", "code", "none"] = Field(
+        "sms-reply", description="sms-reply (YES to a confirmation SMS), code (typed on the page)"
+    )
+    email: Literal["email-link", "code", "none"] = Field(
+        "email-link", description="email-link (a link sent by e-mail), code, or none"
+    )
+    expires: Annotated[str, AfterValidator(_duration)] = Field(
+        "P7D", description="an unconfirmed consent lapses after this (ISO 8601)"
+    )
+
+
 class Proof(_Model):
     """The toolkit's own processing: proof of consent (Art. 7(1)) and of objections kept so that
     they are honoured (Art. 21(3)). Disclosed in the full notice; kept as long as set, never
@@ -441,6 +456,9 @@ class Spec(_Model):
     authority: Authority | None = Field(None, description="default: from controller.country")
     purposes: tuple[Purpose, ...] = Field(description="at least one purpose")
     source: Source | None = None
+    confirmation: Confirmation = Field(
+        Confirmation(), description="double opt-in per channel (default: on for sms and email)"
+    )
     proof: Proof | None = Field(
         None,
         description="required with a consent or direct-marketing purpose: how long the"
@@ -464,6 +482,12 @@ class Spec(_Model):
     def supervisory_authority_country(self) -> str:
         """The authority's country: a reader of another language gets a gloss of its name."""
         return self.supervisory_authority.country or self.controller.country
+
+    def confirmation_for(self, channel: str) -> str | None:
+        """How a form consent for this channel is confirmed, or None when it needs none (the
+        channel has no confirmation route, or the spec turned it off)."""
+        method = {"sms": self.confirmation.sms, "email": self.confirmation.email}.get(channel)
+        return None if method in (None, "none") else method
 
     def sms_unreachable_markets(self) -> tuple[str, ...]:
         """The markets the SMS opt-out number cannot be reached from: a short code or national
@@ -816,13 +840,28 @@ def _opt_out_findings(spec: Spec, day: date, book: RuleBook) -> Iterator[tuple[s
                 break
 
 
+def _confirmation_warnings(spec: Spec) -> Iterator[Problem]:
+    """Consent captured on a form without double opt-in proves nothing about who holds the
+    number or the address: allowed, but said."""
+    for channel in ("sms", "email"):
+        if getattr(spec.confirmation, channel) != "none":
+            continue
+        if any(p.channel == channel and p.legal_basis == "consent" for p in spec.purposes):
+            yield Problem(
+                f"confirmation.{channel}",
+                "none: a consent typed on a form is sendable at once, though anyone can type"
+                " anyone's number or address; you may be unable to prove it (GDPR Art. 7(1))",
+            )
+
+
 def check_spec(
     spec: Spec, *, at: date | None = None, book: RuleBook | None = None
 ) -> list[Problem]:
-    """The warnings the rules give about a valid spec (contacts the rules will block)."""
+    """The warnings about a valid spec: contacts the rules will block, consent unconfirmed."""
     chosen = shipped() if book is None else book
     day = _today() if at is None else at
-    return [p for level, p in _rule_findings(spec, day, chosen) if level == "warning"]
+    rules = [p for level, p in _rule_findings(spec, day, chosen) if level == "warning"]
+    return [*rules, *_confirmation_warnings(spec)]
 
 
 def validate_spec(

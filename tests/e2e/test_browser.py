@@ -131,3 +131,33 @@ def test_csp_blocks_inline_script_and_the_check_sees_it(
         page.add_script_tag(content="document.title = 'injected'")
     assert page.title() != "injected"
     assert csp_violations(page), "the browser should report the refused inline script"
+
+
+def test_double_opt_in_by_sms_reply_in_the_browser(served: tuple[str, Ledger], page: Page) -> None:
+    """Issue 12 item 3, end to end: the form's consent waits; the carrier posts the holder's
+    OUI; the number becomes sendable; the confirmation has its own receipt."""
+    import urllib.parse
+    import urllib.request
+
+    from conftest import ROOT
+
+    import toolkit
+
+    base, plain = served
+    book = Ledger(plain.url, spec=toolkit.load_spec(ROOT / "examples" / "dse-france.toml"))
+    page.goto(f"{base}/?lang=fr")
+    page.fill("#phone", "06 98 76 54 32")
+    page.get_by_label("J'accepte de recevoir par SMS").check()
+    page.get_by_role("button", name="Envoyer").click()
+    expect(page.locator(".optin-waiting")).to_contain_text("Plus qu'une étape")
+    assert "pending-confirmation" in book.can_send("+33698765432", "sms_offers").codes
+    body = urllib.parse.urlencode({"From": "+33698765432", "Body": "Oui"}).encode()
+    with urllib.request.urlopen(f"{base}/sms/inbound", data=body) as answer:  # noqa: S310
+        assert "confirmé" in answer.read().decode()
+    assert book.can_send("+33698765432", "sms_offers").allowed
+    confirmation = [e for e in book.history("+33698765432") if e.action == "confirm"]
+    assert len(confirmation) == 1 and confirmation[0].method == "sms-reply"
+    page.goto(f"{base}/receipt/{confirmation[0].id}")
+    expect(page.locator("body")).to_contain_text("Vous avez confirmé votre consentement.")
+    assert csp_violations(page) == []
+    book.close()

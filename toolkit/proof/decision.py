@@ -35,7 +35,7 @@ from ..rules import (
     requirement,
 )
 from ..spec import Purpose, SendingWindow, Spec
-from .records import CONSENT_ACTIONS, iso_utc, number_facts
+from .records import CONSENT_ACTIONS, UNPROVEN_METHODS, iso_utc, number_facts
 from .store import Latest, SuppressionList
 
 # Stable reason codes (tools match on these, never on the words).
@@ -56,6 +56,8 @@ OUTSIDE_HOURS = "outside-hours"  # outside the law's contact window, or the spec
 TOO_MANY_ATTEMPTS = "too-many-attempts"  # the attempt cap of the period is reached
 COOLDOWN = "cooldown"  # too soon after the person refused
 INFORMATION_OVERDUE = "information-overdue"  # source data kept over a month, never contacted
+PENDING_CONFIRMATION = "pending-confirmation"  # a form consent not yet confirmed (double opt-in)
+CONFIRMATION_EXPIRED = "confirmation-expired"  # ... and never confirmed in time: ask again
 
 BLOCKING_CODES = frozenset(
     {
@@ -72,6 +74,8 @@ BLOCKING_CODES = frozenset(
         TOO_MANY_ATTEMPTS,
         COOLDOWN,
         INFORMATION_OVERDUE,
+        PENDING_CONFIRMATION,
+        CONFIRMATION_EXPIRED,
     }
 )
 #: GDPR Art. 14(3)(a): the information on data obtained elsewhere is due within one month.
@@ -400,6 +404,7 @@ def decide(
                 Reason(NOT_MOBILE, "this number cannot receive SMS (not a mobile number)")
             )
     _suppression(policy, latest, on_lists, blocking)
+    _confirmation(spec, purpose, latest, history, at, blocking)
     if obtained is not None and "source" in purpose.collected_from:
         _information_due(obtained, history, at, blocking)
     if purpose.channel == "sms" and spec.sms is not None and spec.sms.sending_window is not None:
@@ -407,6 +412,48 @@ def decide(
     if len(markets) > 1:  # the same reason from several markets is said once
         allowing, blocking = list(dict.fromkeys(allowing)), list(dict.fromkeys(blocking))
     return _decision(allowing, blocking, latest)
+
+
+_CONFIRM_HOW = {
+    "sms-reply": "the person replies to the confirmation SMS",
+    "code": "the person types the code sent to them",
+    "email-link": "the person follows the link sent by e-mail",
+}
+
+
+def _confirmation(
+    spec: Spec,
+    purpose: Purpose,
+    latest: Latest | None,
+    history: Sequence[Latest],
+    at: datetime,
+    blocking: list[Reason],
+) -> None:
+    """Double opt-in: a grant typed on a form decides only once the holder of the number or
+    address confirmed it (a ``confirm`` record after it); unconfirmed, it lapses."""
+    how = spec.confirmation_for(purpose.channel)
+    if how is None or latest is None or latest.action != "grant":
+        return
+    if latest.method not in UNPROVEN_METHODS:
+        return  # given by SMS from the number itself, on the phone, by post...
+    if any(r.action == "confirm" and r.at >= latest.at for r in history):
+        return
+    deadline = add_duration(_moment(latest.at), spec.confirmation.expires)
+    if at > deadline:
+        blocking.append(
+            Reason(
+                CONFIRMATION_EXPIRED,
+                f"the consent of {_day(latest.at)} was never confirmed within"
+                f" {spec.confirmation.expires}: ask again",
+            )
+        )
+    else:
+        blocking.append(
+            Reason(
+                PENDING_CONFIRMATION,
+                f"the consent of {_day(latest.at)} awaits confirmation ({_CONFIRM_HOW[how]})",
+            )
+        )
 
 
 def _information_due(

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import LedgerError
-from ..render import Rendered, content_version, every_rendering
+from ..render import Rendered, content_version, every_rendering, render
 from ..rules import RuleBook, shipped
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
@@ -165,17 +165,31 @@ class Ledger:
                 raise LedgerError(f"versions.{artefact}: expected sha256:<64 hex>, got {version!r}")
         if action == "grant" and not shown:
             raise LedgerError("a grant needs the versions of the checkbox and notice shown")
+        key = normalise_subject(subject, region)
+        links: dict[str, str] = {}
+        if action == "confirm":
+            links = {"confirms": self._pending_grant(key, purpose)}
+            if not shown and method == "sms-reply" and self.spec is not None:
+                shown = {"confirmation-sms": render(self.spec, "confirmation-sms", locale).version}
         return ConsentEvent(
             id=new_event_id(),
-            subject=normalise_subject(subject, region),
+            subject=key,
             purpose=purpose,
             action=action,
             method=method,
             versions=shown,
             locale=locale,
             at=utc_now(),
-            evidence=minimise_evidence(evidence),
+            evidence={**minimise_evidence(evidence), **links},
         )
+
+    def _pending_grant(self, subject: str, purpose: str) -> str:
+        """The id of the grant a confirmation confirms: the subject's latest consent record
+        for the purpose, which must be a grant (a STOP since then leaves nothing to confirm)."""
+        latest = self._store.latest(subject, purpose)
+        if latest is None or latest.action != "grant":
+            raise LedgerError(f"nothing to confirm: {subject} has no pending consent for {purpose}")
+        return latest.id
 
     def _texts_from_spec(self, events: Sequence[ConsentEvent]) -> list[StoredText]:
         """The spec's texts behind the versions the events name (rendered once, memoised)."""

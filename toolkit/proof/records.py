@@ -27,11 +27,23 @@ from ..errors import LedgerError
 
 # grant, withdraw and opposition decide whether a subject may be contacted; a contact records
 # that the controller called or wrote (call caps and cool-downs count them), never a choice.
-ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition", "contact")
+ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition", "contact", "confirm")
 CONSENT_ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
 # How the event reached us: a form, an SMS reply, the API, an import, or an objection received
 # by e-mail, on the phone or by post (each must be recordable: GDPR Art. 21(3), 7(3)).
-METHODS: tuple[str, ...] = ("web-form", "sms-reply", "api", "import", "email", "phone", "post")
+METHODS: tuple[str, ...] = (
+    "web-form",
+    "sms-reply",
+    "api",
+    "import",
+    "email",
+    "phone",
+    "post",
+    "code",  # a one-time code sent by SMS, typed on the page (double opt-in)
+    "email-link",  # a link sent by e-mail, followed (double opt-in)
+)
+#: Grants captured where anyone can type anyone's number or address: pending until confirmed.
+UNPROVEN_METHODS: frozenset[str] = frozenset({"web-form", "api"})
 GENESIS = "sha256:" + "0" * 64  # the prev_hash of the first record
 
 

@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 if TYPE_CHECKING:
     from ..spec import Spec
 
-ReplyKind = Literal["opt-out", "opt-in", "help", "other"]
-KINDS: dict[str, ReplyKind] = {"opt_out": "opt-out", "opt_in": "opt-in", "help": "help"}
+ReplyKind = Literal["opt-out", "confirm", "opt-in", "help", "other"]
+KINDS: dict[str, ReplyKind] = {
+    "opt_out": "opt-out",
+    "confirm": "confirm",
+    "opt_in": "opt-in",
+    "help": "help",
+}
 _EDGE = " \t\r\n.,;:!?¡¿\"'«»“”‘’()[]-_*~"
 
 
@@ -53,7 +58,7 @@ def keyword_sets(
     """The shipped lists extended with extra words (e.g. a spec's own)."""
     base = default_keywords()
     extra = {"opt_out": opt_out, "opt_in": opt_in, "help": help}
-    return {kind: base[kind] | {fold(w) for w in extra[kind]} for kind in base}
+    return {kind: base[kind] | {fold(w) for w in extra.get(kind, ())} for kind in base}
 
 
 def spec_keywords(spec: Spec) -> dict[str, frozenset[str]]:
@@ -65,10 +70,11 @@ def spec_keywords(spec: Spec) -> dict[str, frozenset[str]]:
 
 
 def parse_reply(text: str, keywords: dict[str, frozenset[str]] | None = None) -> Reply:
-    """Classify an inbound SMS as opt-out, opt-in, help or other (whole-message match)."""
+    """Classify an inbound SMS as opt-out, confirm (YES, OUI, JA, SI), opt-in, help or other
+    (whole-message match)."""
     normalized = fold(text)
     sets = default_keywords() if keywords is None else keywords
-    for kind in ("opt_out", "opt_in", "help"):  # opt-out first: it must always win
+    for kind in ("opt_out", "confirm", "opt_in", "help"):  # opt-out first: it always wins
         if normalized in sets[kind]:
             return Reply(KINDS[kind], normalized, normalized)
     return Reply("other", None, normalized)
