@@ -921,3 +921,20 @@ def test_versions_are_checked_per_slot_and_locale(ledger_url: str) -> None:
                     locale="fr")  # fmt: skip
     assert book.count() == 1 and book.verify().ok
     book.close()
+
+
+def test_a_reader_cannot_write(ledger_url: str) -> None:
+    """Issue 12 item 8: a ledger opened to read (create=False: verify, export, status, audit)
+    is read-only down to the database (SQLite mode=ro, PostgreSQL read-only sessions)."""
+    writer = Ledger(ledger_url, spec=SPEC)
+    grant(writer)
+    writer.close()
+    reader = Ledger(ledger_url, spec=SPEC, create=False)
+    assert reader.verify().ok and reader.count() == 1
+    with pytest.raises(LedgerError, match="opened to read"):
+        reader.record("+33612345678", "sms_offers", "opposition", method="api", locale="fr")
+    store = reader._store  # the database itself refuses, not only the façade
+    with pytest.raises(Exception, match="read-only|readonly"), store.engine.begin() as conn:
+        conn.execute(text("UPDATE optin_head SET records = records + 1"))
+    reader.close()
+    assert Ledger(ledger_url, spec=SPEC).verify().ok

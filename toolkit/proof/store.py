@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -302,7 +303,10 @@ class SqlStore:
         self.create = create
         try:
             sqlite = url.startswith("sqlite")  # a file needs no liveness ping
-            self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite)
+            # A reader (create=False) cannot write, whatever it calls: PostgreSQL sessions are
+            # read-only; SQLite files are opened read-only below (issue 12 item 8).
+            options = {} if create or sqlite else {"options": "-c default_transaction_read_only=on"}
+            self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite, connect_args=options)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise LedgerError(f"cannot open the ledger at {url}: {exc}") from None
         self.dialect = self.engine.dialect.name
@@ -314,6 +318,10 @@ class SqlStore:
                 raise LedgerError(f"no ledger at {self._file} (the file does not exist)")
             if create:
                 Path(self._file).parent.mkdir(parents=True, exist_ok=True)
+            else:  # a reader: SQLite itself refuses any write to the ledger (issue 12 item 8)
+                self.engine.dispose()
+                path = quote(str(Path(self._file).resolve()))
+                self.engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
         if self._sqlite:
             _sqlite_setup(self.engine)
         self._sql = {
@@ -367,6 +375,8 @@ class SqlStore:
     def writing(self) -> Iterator[_SqlWrite]:
         """A write transaction on the kept DB-API connection, exclusive across threads and
         processes; committed when the block ends, rolled back (connection dropped) if not."""
+        if not self.create:
+            raise LedgerError("this ledger was opened to read (create=False): it cannot write")
         self.ensure()
         dbapi = self.engine.dialect.loaded_dbapi
         try:
