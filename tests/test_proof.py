@@ -934,7 +934,7 @@ def test_a_reader_cannot_write(ledger_url: str) -> None:
     with pytest.raises(LedgerError, match="opened to read"):
         reader.record("+33612345678", "sms_offers", "opposition", method="api", locale="fr")
     store = reader._store  # the database itself refuses, not only the façade
-    with pytest.raises(Exception, match="read-only|readonly"), store.engine.begin() as conn:
+    with pytest.raises(Exception, match=r"read-only|readonly"), store.engine.begin() as conn:
         conn.execute(text("UPDATE optin_head SET records = records + 1"))
     reader.close()
     assert Ledger(ledger_url, spec=SPEC).verify().ok
