@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import pytest
 from conftest import ROOT, build, minimal_data, run
 
 import toolkit
@@ -430,3 +431,37 @@ def test_L03_source_data_never_contacted_within_a_month_is_blocked(tmp_path: Pat
     assert "not a date" in blocked["+33612345673"]
     summary = (out / "summary.txt").read_text()
     assert "information-overdue" in summary and "invalid-date" in summary
+
+
+def test_the_first_message_to_source_data_must_carry_the_art14_information(
+    tmp_path: Path,
+) -> None:
+    """Issue 12 item 4 (the D.S.E case): proof of information. A `notice-sent` record keeps
+    the versions a message carried; for data from a source, the first one sent must be the
+    first-contact text, else the person is blocked until informed."""
+    data = minimal_data(("fr",))
+    data["purposes"][0]["collected_from"] = ["source"]
+    data["purposes"][0]["text"]["fr"]["data_categories"] = ["numéro"]
+    data["source"] = {
+        "publicly_accessible": True,
+        "text": {"fr": {"description": "un fichier loué", "sms": "un fichier loué"}},
+    }
+    spec = build(data)
+    regular = toolkit.render(spec, "sms-footer", "fr")
+    first = toolkit.render(spec, "sms-footer", "fr", first_contact=True, collection="source")
+    with Ledger(tmp_path / "l.db", spec=spec) as book:
+        for number, footer in (("+33612345671", regular), ("+33612345672", first)):
+            book.record(number, "sms_offers", "notice-sent", method="api", locale="fr",
+                        versions={"sms-footer": footer.version},
+                        evidence={"message_id": "SM1"})  # fmt: skip
+        missing = book.can_send("+33612345671", "sms_offers")
+        assert "information-missing" in missing.codes
+        assert "did not carry the first-contact information" in missing.reason
+        assert "information-missing" not in book.can_send("+33612345672", "sms_offers").codes
+        with pytest.raises(toolkit.errors.LedgerError, match="displayed or only linked"):
+            book.record("+33612345673", "sms_offers", "notice-shown", method="web-form",
+                        locale="fr", versions={"sms-footer": regular.version})  # fmt: skip
+        shown = book.record("+33612345673", "sms_offers", "notice-shown", method="web-form",
+                            locale="fr", versions={"sms-footer": regular.version},
+                            evidence={"full_notice": "linked"})  # fmt: skip
+        assert shown.evidence == {"full_notice": "linked"}

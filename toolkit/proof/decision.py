@@ -22,6 +22,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezones
 
+from ..render import every_rendering, render
 from ..rules import (
     CHANNELS,
     EU_EEA,
@@ -56,6 +57,7 @@ OUTSIDE_HOURS = "outside-hours"  # outside the law's contact window, or the spec
 TOO_MANY_ATTEMPTS = "too-many-attempts"  # the attempt cap of the period is reached
 COOLDOWN = "cooldown"  # too soon after the person refused
 INFORMATION_OVERDUE = "information-overdue"  # source data kept over a month, never contacted
+INFORMATION_MISSING = "information-missing"  # the first message did not carry the Art. 14 texts
 PENDING_CONFIRMATION = "pending-confirmation"  # a form consent not yet confirmed (double opt-in)
 CONFIRMATION_EXPIRED = "confirmation-expired"  # ... and never confirmed in time: ask again
 
@@ -74,6 +76,7 @@ BLOCKING_CODES = frozenset(
         TOO_MANY_ATTEMPTS,
         COOLDOWN,
         INFORMATION_OVERDUE,
+        INFORMATION_MISSING,
         PENDING_CONFIRMATION,
         CONFIRMATION_EXPIRED,
     }
@@ -227,6 +230,27 @@ class Policy:
     book: RuleBook
     lists: Mapping[int, SuppressionList] = field(default_factory=dict)  # current copies, by id
     _plans: dict[tuple[str, str | None, datetime], _Plan] = field(default_factory=dict)
+
+    _first_contact: frozenset[str] | None = None
+
+    def first_contact_versions(self) -> frozenset[str]:
+        """The versions of every text that carries the first-contact information (the first
+        SMS's footer, the call script), in every locale and for every collection."""
+        if self._first_contact is None:
+            found: set[str] = set()
+            spec = self.spec
+            if spec is not None:
+                for locale in spec.locales:
+                    for rendered in every_rendering(spec, locale):
+                        first = rendered.artefact == "call-script" or (
+                            rendered.artefact == "sms-footer"
+                            and rendered.version
+                            != render(spec, "sms-footer", locale).version
+                        )
+                        if first:
+                            found.add(rendered.version)
+            self._first_contact = frozenset(found)
+        return self._first_contact
 
     def list_named(self, name: str) -> SuppressionList | None:
         for item in self.lists.values():
@@ -407,6 +431,8 @@ def decide(
     _confirmation(spec, purpose, latest, history, at, blocking)
     if obtained is not None and "source" in purpose.collected_from:
         _information_due(obtained, history, at, blocking)
+    if "source" in purpose.collected_from:
+        _first_information(policy, history, blocking)
     if purpose.channel == "sms" and spec.sms is not None and spec.sms.sending_window is not None:
         _spec_window(policy, spec.sms.sending_window, subject, markets, at, blocking)
     if len(markets) > 1:  # the same reason from several markets is said once
@@ -454,6 +480,24 @@ def _confirmation(
                 f"the consent of {_day(latest.at)} awaits confirmation ({_CONFIRM_HOW[how]})",
             )
         )
+
+
+def _first_information(policy: Policy, history: Sequence[Latest], blocking: list[Reason]) -> None:
+    """The first message to a person whose data came from a source must carry the Art. 14
+    information (GDPR Art. 14(3)(b); the D.S.E case): if the first one sent did not, say so."""
+    sent = [r for r in history if r.action == "notice-sent"]
+    if not sent:
+        return
+    first = min(sent, key=lambda r: r.at)
+    if any(version in first.versions for version in policy.first_contact_versions()):
+        return
+    blocking.append(
+        Reason(
+            INFORMATION_MISSING,
+            f"the first message, on {_day(first.at)}, did not carry the first-contact"
+            " information (GDPR Art. 14(3)(b)): the person must be informed before anything else",
+        )
+    )
 
 
 def _information_due(

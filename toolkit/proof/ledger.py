@@ -165,6 +165,15 @@ class Ledger:
                 raise LedgerError(f"versions.{artefact}: expected sha256:<64 hex>, got {version!r}")
         if action == "grant" and not shown:
             raise LedgerError("a grant needs the versions of the checkbox and notice shown")
+        if action in ("notice-shown", "notice-sent") and not shown:
+            raise LedgerError(f"a {action} record needs the versions of the texts it carried")
+        if action == "notice-shown" and (evidence or {}).get("full_notice") not in (
+            "displayed",
+            "linked",
+        ):
+            raise LedgerError(
+                "evidence.full_notice: say whether the full notice was displayed or only linked"
+            )
         key = normalise_subject(subject, region)
         links: dict[str, str] = {}
         if action == "confirm":

@@ -27,7 +27,15 @@ from ..errors import LedgerError
 
 # grant, withdraw and opposition decide whether a subject may be contacted; a contact records
 # that the controller called or wrote (call caps and cool-downs count them), never a choice.
-ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition", "contact", "confirm")
+ACTIONS: tuple[str, ...] = (
+    "grant",
+    "withdraw",
+    "opposition",
+    "contact",
+    "confirm",
+    "notice-shown",  # a page showed these texts (the full notice displayed, or only linked)
+    "notice-sent",  # a message went to the subject with these texts (its footer, a call script)
+)
 CONSENT_ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
 # How the event reached us: a form, an SMS reply, the API, an import, or an objection received
 # by e-mail, on the phone or by post (each must be recordable: GDPR Art. 21(3), 7(3)).
@@ -336,14 +344,15 @@ def minimise_ip(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+_EVIDENCE = ("form_url", "user_agent", "ip", "channel_id", "message", "full_notice", "message_id")
+
+
 def minimise_evidence(evidence: Mapping[str, Any] | None) -> dict[str, str]:
     """Keep the evidence that proves how consent was given, and nothing more."""
     kept: dict[str, str] = {}
     for key, value in (evidence or {}).items():
-        if key not in ("form_url", "user_agent", "ip", "channel_id", "message"):
-            raise LedgerError(
-                f"evidence.{key}: unknown field (form_url, user_agent, ip, channel_id, message)"
-            )
+        if key not in _EVIDENCE:
+            raise LedgerError(f"evidence.{key}: unknown field ({', '.join(_EVIDENCE)})")
         if value is None:
             continue
         text = str(value)[:500]

@@ -75,6 +75,7 @@ class Latest(NamedTuple):
     at: str
     id: str = ""
     hash: str = ""
+    versions: str = ""  # a notice-sent record's versions (JSON): did it carry the Art. 14 texts?
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ def database_url(url: str | Path) -> str:
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
+
+# The versions of a sent message (what the decision reads of it), and nothing of other records.
+_SENT_VERSIONS = "CASE WHEN action = 'notice-sent' THEN versions ELSE '' END"
 
 # The append path runs thousands of times a second: it speaks to the driver directly, with
 # these statements (":name" placeholders, rewritten for psycopg by _driver_sql).
@@ -488,8 +492,10 @@ class SqlStore:
         """A subject's records for a purpose, oldest first (at or before ``upto``, when given)."""
         mark = self._mark
         sql = (
-            f"SELECT action, method, at, id, hash FROM optin_events WHERE subject = {mark} "  # noqa: S608
-            f"AND purpose = {mark}" + (f" AND at <= {mark}" if upto else "") + " ORDER BY seq"
+            f"SELECT action, method, at, id, hash, {_SENT_VERSIONS} FROM optin_events "  # noqa: S608
+            f"WHERE subject = {mark} AND purpose = {mark}"
+            + (f" AND at <= {mark}" if upto else "")
+            + " ORDER BY seq"
         )
         with self._cursor() as cursor:
             cursor.execute(sql, [subject, purpose, *([upto] if upto else [])])
@@ -508,14 +514,16 @@ class SqlStore:
                 chunk = keys[start : start + 5000]
                 marks = ", ".join([mark] * len(chunk))
                 cursor.execute(
-                    "SELECT subject, action, method, at FROM optin_events "  # noqa: S608
-                    f"WHERE purpose = {mark} AND subject IN ({marks})"
+                    f"SELECT subject, action, method, at, {_SENT_VERSIONS} "  # noqa: S608
+                    f"FROM optin_events WHERE purpose = {mark} AND subject IN ({marks})"
                     + (f" AND at <= {mark}" if upto else "")
                     + " ORDER BY seq",
                     [purpose, *chunk, *([upto] if upto else [])],
                 )
-                for subject, action, method, at in cursor.fetchall():
-                    found.setdefault(subject, []).append(Latest(action, method, at))
+                for subject, action, method, at, sent in cursor.fetchall():
+                    found.setdefault(subject, []).append(
+                        Latest(action, method, at, versions=sent)
+                    )
         return found
 
     # --- suppression lists --------------------------------------------------------------------
