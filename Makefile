@@ -74,6 +74,7 @@ bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_ledger.py
 	$(BIN)/python benchmarks/bench_decision.py
 	$(BIN)/python benchmarks/bench_capture.py
+	$(BIN)/python benchmarks/bench_postgres.py
 
 ## Serve the demo on http://127.0.0.1:5000 with gunicorn (one worker process per core, 4 threads
 ## each; see demo/gunicorn.conf.py), SQLite ledger in instance/optin.db; the admin token is

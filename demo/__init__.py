@@ -42,6 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         or f"sqlite:///{Path(app.instance_path) / 'optin.db'}",
         OPTIN_ADMIN_TOKEN=os.environ.get("OPTIN_ADMIN_TOKEN") or "",
         OPTIN_WEBHOOK_SECRET=os.environ.get("OPTIN_WEBHOOK_SECRET") or "",
+        OPTIN_OUTBOX=os.environ.get("OPTIN_OUTBOX") or "",
+        OPTIN_SIGNING_KEY=os.environ.get("OPTIN_SIGNING_KEY") or "",
         OPTIN_HTTPS=os.environ.get("OPTIN_HTTPS") == "1",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
@@ -60,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Messages (confirmation SMS, codes, e-mail links) go through a Sender: the outbox here,
     # visible on the admin page and in instance/outbox.jsonl; a carrier's in production.
     app.extensions["optin_sender"] = app.config.get("OPTIN_SENDER") or OutboxSender(
-        Path(app.instance_path) / "outbox.jsonl"
+        app.config.get("OPTIN_OUTBOX") or Path(app.instance_path) / "outbox.jsonl"
     )
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.policies["ext.i18n.trimmed"] = True

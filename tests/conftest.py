@@ -62,6 +62,14 @@ def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(autouse=True)
+def _demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps a test creates keep their outbox and signing key in the test's folder, never in
+    the repository's instance/."""
+    monkeypatch.setenv("OPTIN_OUTBOX", str(tmp_path / "outbox.jsonl"))
+    monkeypatch.setenv("OPTIN_SIGNING_KEY", str(tmp_path / "signing.key"))
+
+
 @pytest.fixture
 def data() -> dict[str, Any]:
     """A fresh copy of the minimal spec data, free to modify."""
@@ -200,6 +208,8 @@ def demo_server(
         "OPTIN_DATABASE_URL": database_url,
         "OPTIN_WORKERS": "2",
         "OPTIN_ADMIN_TOKEN": "test-token",
+        "OPTIN_OUTBOX": str(Path(log.name).with_suffix(".outbox.jsonl")),
+        "OPTIN_SIGNING_KEY": str(Path(log.name).with_suffix(".key")),
         **(env or {}),
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}

@@ -33,6 +33,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'optin.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
             "OPTIN_SIGNING_KEY": str(tmp_path / "signing.key"),
+            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )
@@ -500,6 +501,7 @@ def test_double_opt_in_by_code(tmp_path: Path) -> None:
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
             "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
+            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )
@@ -528,6 +530,7 @@ def test_double_opt_in_by_email_link(tmp_path: Path) -> None:
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
             "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
+            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )

@@ -244,8 +244,7 @@ class Policy:
                     for rendered in every_rendering(spec, locale):
                         first = rendered.artefact == "call-script" or (
                             rendered.artefact == "sms-footer"
-                            and rendered.version
-                            != render(spec, "sms-footer", locale).version
+                            and rendered.version != render(spec, "sms-footer", locale).version
                         )
                         if first:
                             found.add(rendered.version)

@@ -521,9 +521,7 @@ class SqlStore:
                     [purpose, *chunk, *([upto] if upto else [])],
                 )
                 for subject, action, method, at, sent in cursor.fetchall():
-                    found.setdefault(subject, []).append(
-                        Latest(action, method, at, versions=sent)
-                    )
+                    found.setdefault(subject, []).append(Latest(action, method, at, versions=sent))
         return found
 
     # --- suppression lists --------------------------------------------------------------------
