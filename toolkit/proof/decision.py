@@ -232,6 +232,25 @@ class Policy:
     _plans: dict[tuple[str, str | None, datetime], _Plan] = field(default_factory=dict)
 
     _first_contact: frozenset[str] | None = None
+    _confirm: dict[datetime, tuple[str, str] | None] = field(default_factory=dict)
+
+    def confirmation(self, at: datetime) -> tuple[str, str] | None:
+        """How a form consent to this purpose is confirmed, and the time (ISO, UTC) before
+        which an unconfirmed one has lapsed at ``at``; None when it needs no confirmation.
+        Worked out once per moment: an audit asks it of every row."""
+        if at not in self._confirm:
+            spec, purpose = self.spec, self.purpose
+            how = (
+                None if spec is None or purpose is None else spec.confirmation_for(purpose.channel)
+            )
+            if len(self._confirm) > 256:
+                self._confirm.clear()
+            self._confirm[at] = (
+                None
+                if how is None or spec is None
+                else (how, iso_utc(add_duration(at, spec.confirmation.expires, -1)))
+            )
+        return self._confirm[at]
 
     def first_contact_versions(self) -> frozenset[str]:
         """The versions of every text that carries the first-contact information (the first
@@ -427,7 +446,7 @@ def decide(
                 Reason(NOT_MOBILE, "this number cannot receive SMS (not a mobile number)")
             )
     _suppression(policy, latest, on_lists, blocking)
-    _confirmation(spec, purpose, latest, history, at, blocking)
+    _confirmation(policy, latest, history, at, blocking)
     if obtained is not None and "source" in purpose.collected_from:
         _information_due(obtained, history, at, blocking)
     if "source" in purpose.collected_from:
@@ -447,8 +466,7 @@ _CONFIRM_HOW = {
 
 
 def _confirmation(
-    spec: Spec,
-    purpose: Purpose,
+    policy: Policy,
     latest: Latest | None,
     history: Sequence[Latest],
     at: datetime,
@@ -456,20 +474,20 @@ def _confirmation(
 ) -> None:
     """Double opt-in: a grant typed on a form decides only once the holder of the number or
     address confirmed it (a ``confirm`` record after it); unconfirmed, it lapses."""
-    how = spec.confirmation_for(purpose.channel)
-    if how is None or latest is None or latest.action != "grant":
+    if latest is None or latest.action != "grant" or latest.method not in UNPROVEN_METHODS:
+        return  # nothing granted, or given by SMS from the number itself, on the phone...
+    rule = policy.confirmation(at)
+    if rule is None:
         return
-    if latest.method not in UNPROVEN_METHODS:
-        return  # given by SMS from the number itself, on the phone, by post...
     if any(r.action == "confirm" and r.at >= latest.at for r in history):
         return
-    deadline = add_duration(_moment(latest.at), spec.confirmation.expires)
-    if at > deadline:
+    how, cutoff = rule
+    if latest.at < cutoff:
+        expires = policy.spec.confirmation.expires if policy.spec is not None else ""
         blocking.append(
             Reason(
                 CONFIRMATION_EXPIRED,
-                f"the consent of {_day(latest.at)} was never confirmed within"
-                f" {spec.confirmation.expires}: ask again",
+                f"the consent of {_day(latest.at)} was never confirmed within {expires}: ask again",
             )
         )
     else:
