@@ -32,8 +32,6 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         {
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'optin.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
-            "OPTIN_SIGNING_KEY": str(tmp_path / "signing.key"),
-            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )
@@ -500,8 +498,6 @@ def test_double_opt_in_by_code(tmp_path: Path) -> None:
             "OPTIN_SPEC": str(spec_file),
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
-            "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
-            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )
@@ -529,8 +525,6 @@ def test_double_opt_in_by_email_link(tmp_path: Path) -> None:
             "OPTIN_SPEC": str(ROOT / "examples" / "newsletter.toml"),
             "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
             "OPTIN_ADMIN_TOKEN": TOKEN,
-            "OPTIN_SIGNING_KEY": str(tmp_path / "k.key"),
-            "OPTIN_OUTBOX": str(tmp_path / "outbox.jsonl"),
             "TESTING": True,
         }
     )
