@@ -10,12 +10,15 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..errors import LedgerError
 from ..render import content_version
-from .checkpoint import Checkpoint
 from .records import GENESIS, ConsentEvent, compute_hash
 from .store import Head, StoredText
+
+if TYPE_CHECKING:  # checkpoints are plain data here; cryptography loads only to check one
+    from .checkpoint import Checkpoint
 
 _UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _TEXT_KEYS = frozenset({"version", "artefact", "locale", "text"})

@@ -16,16 +16,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from ..errors import LedgerError
 from ..render import Rendered, content_version, every_rendering, render
 from ..rules import RuleBook, shipped
 from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
-from .checkpoint import Checkpoint, make_checkpoint, sign_receipt
 from .commit import GroupCommit
 from .decision import Decision, Policy, decide, subject_of
 from .records import (
@@ -40,6 +37,11 @@ from .records import (
     utc_now,
 )
 from .store import Latest, SqlStore, StoredText, SuppressionList, database_url
+
+if TYPE_CHECKING:  # signing needs cryptography, imported only by the calls that sign
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from .checkpoint import Checkpoint
 
 __all__ = ["Decision", "Ledger", "VerifyResult", "database_url"]
 
@@ -347,6 +349,8 @@ class Ledger:
 
     def checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
         """A signed checkpoint of the chain head, to keep outside the database."""
+        from .checkpoint import make_checkpoint
+
         head, _rows = self._store.chain()
         return make_checkpoint(head, key)
 
@@ -400,7 +404,11 @@ class Ledger:
         if self.spec is None:
             raise LedgerError("receipts need the ledger's spec: Ledger(url, spec=...)")
         receipt = build_receipt(self.event(event_id), self.spec)
-        return receipt if self.signing_key is None else sign_receipt(receipt, self.signing_key)
+        if self.signing_key is None:
+            return receipt
+        from .checkpoint import sign_receipt
+
+        return sign_receipt(receipt, self.signing_key)
 
     def count(self) -> int:
         """How many events the ledger holds."""
