@@ -147,15 +147,13 @@ def confirm(
 ) -> list[ConsentEvent]:
     """Record the confirmation of each purpose whose latest record is a grant; the others
     (confirmed since, or stopped) are left alone. The ledger links each to its grant."""
+    confirmed = {
+        e.evidence.get("confirms") for e in ledger.history(subject, region) if e.action == "confirm"
+    }
     events = []
     for purpose in purposes:
         latest = ledger.status(subject, purpose, region)
-        if latest is None or latest.action != "grant":
-            continue
-        confirmed = ledger.history(subject, region)
-        if any(
-            e.action == "confirm" and e.evidence.get("confirms") == latest.id for e in confirmed
-        ):
+        if latest is None or latest.action != "grant" or latest.id in confirmed:
             continue
         events.append(
             ledger.record(subject, purpose, "confirm", method=method, locale=locale, region=region)

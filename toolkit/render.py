@@ -232,6 +232,13 @@ def _render_checkbox(spec: Spec, variables: dict[str, Any], collection: str | No
     return Rendered("checkbox", locale, draft.text, draft.version, html)
 
 
+def _render_plain(artefact: str, variables: dict[str, Any]) -> Rendered:
+    """A text artefact (what a phone shows): one line, versioned, and a ``<p>`` to show it."""
+    text = normalise_text(_template_render(ARTEFACTS[artefact], variables)).replace("\n", " ")
+    html = Markup('<p class="optin-{}" lang="{}">{}</p>').format(artefact, variables["lang"], text)
+    return Rendered(artefact, variables["locale"], text, content_version(text), html)
+
+
 def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Rendered:
     if variables["sms"] is None:
         raise ArtefactError("the spec has no [sms] section, so there is no SMS footer")
@@ -241,22 +248,14 @@ def _render_sms_footer(variables: dict[str, Any], first_contact: bool) -> Render
             " footer for it"
         )
     variables["first_contact"] = first_contact
-    text = normalise_text(_template_render(ARTEFACTS["sms-footer"], variables)).replace("\n", " ")
-    html = Markup('<p class="optin-sms-footer" lang="{}">{}</p>').format(variables["lang"], text)
-    return Rendered("sms-footer", variables["locale"], text, content_version(text), html)
+    return _render_plain("sms-footer", variables)
 
 
 def _render_confirmation_sms(variables: dict[str, Any]) -> Rendered:
-    sms = variables["sms"]
     texting = [p for p in variables["consent_purposes"] if p.channel == "sms" and p.from_person]
-    if sms is None or not texting:
+    if variables["sms"] is None or not texting:
         raise ArtefactError("no SMS consent is given on a form, so there is nothing to confirm")
-    text = normalise_text(_template_render(ARTEFACTS["confirmation-sms"], variables))
-    text = text.replace("\n", " ")
-    html = Markup('<p class="optin-confirmation-sms" lang="{}">{}</p>').format(
-        variables["lang"], text
-    )
-    return Rendered("confirmation-sms", variables["locale"], text, content_version(text), html)
+    return _render_plain("confirmation-sms", variables)
 
 
 def _render_call_script(variables: dict[str, Any]) -> Rendered:

@@ -22,6 +22,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezones
 
+from ..errors import ArtefactError
 from ..render import every_rendering, render
 from ..rules import (
     CHANNELS,
@@ -260,10 +261,13 @@ class Policy:
             spec = self.spec
             if spec is not None:
                 for locale in spec.locales:
+                    try:
+                        regular = render(spec, "sms-footer", locale).version
+                    except ArtefactError:  # no [sms], or no SMS purpose
+                        regular = None
                     for rendered in every_rendering(spec, locale):
                         first = rendered.artefact == "call-script" or (
-                            rendered.artefact == "sms-footer"
-                            and rendered.version != render(spec, "sms-footer", locale).version
+                            rendered.artefact == "sms-footer" and rendered.version != regular
                         )
                         if first:
                             found.add(rendered.version)
