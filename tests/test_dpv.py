@@ -99,7 +99,8 @@ def test_states_fields_and_hashes(tmp_path: Path) -> None:
         assert rec["optin:prevHash"] == event.prev_hash
         body = {
             "id": rec["dct:identifier"],
-            "subject": rec["dpv:hasDataSubject"]["dct:identifier"],
+            "subject_digest": rec["optin:subjectDigest"],
+            "subject_seal": rec["optin:subjectSeal"],
             "purpose": process["dpv:hasPurpose"]["dct:identifier"],
             "action": rec["optin:action"],
             "method": status["dpv:hasIndicationMethod"],

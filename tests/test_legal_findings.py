@@ -202,6 +202,14 @@ def test_L08_the_toolkit_discloses_its_own_processing(
         assert gettext(locale, "Proof of your choices") in full
         assert "5" in full.split(gettext(locale, "Proof of your choices"))[1].split("\n\n")[0]
         assert gettext(locale, "Proof of your choices") in render(spec, "notice-short", locale).text
+        # what happens at its end: `optin ledger redact --expired` (issue 12 item 7)
+        pseudonym = gettext(
+            locale,
+            "When this period ends, we replace your contact details in this record with a"
+            " pseudonym (a keyed digest), which we keep only so that we go on respecting your"
+            " choices.",
+        )
+        assert pseudonym in " ".join(full.split())
 
 
 def test_L08_proof_retention_is_required_and_kept_as_long_as_the_law_asks(

@@ -235,7 +235,18 @@ def test_receipt(ledger_url: str) -> None:
 @pytest.mark.parametrize(
     ("tamper", "expect"),
     [
-        ("UPDATE optin_events SET subject = '+33612345670' WHERE seq = 2", "hash does not match"),
+        (  # the subject is bound by its salted seal, which the hash covers (item 7)
+            "UPDATE optin_events SET subject = '+33612345670' WHERE seq = 2",
+            "subject does not match its seal",
+        ),
+        (
+            "UPDATE optin_events SET subject_seal = 'sha256:' || substr(hash, 8) WHERE seq = 2",
+            "hash does not match",
+        ),
+        (  # a subject erased with no redaction recorded
+            "UPDATE optin_events SET subject = subject_digest, subject_salt = '' WHERE seq = 3",
+            "erased without a recorded redaction",
+        ),
         (
             "UPDATE optin_events SET at = '2020-01-01T00:00:00.000Z' WHERE seq = 3",
             "hash does not match",
@@ -288,6 +299,9 @@ def test_import_refuses_forgery_and_writes_nothing(tmp_path: Path) -> None:
     forged = json.loads(lines[-1])
     forged["subject"] = "+33600000000"
     target = Ledger(tmp_path / "target.db")
+    with pytest.raises(LedgerError, match=r"line \d+: subject does not match its seal"):
+        target.import_jsonl([*lines[:-1], json.dumps(forged)])
+    forged = {**json.loads(lines[-1]), "at": "2020-01-01T00:00:00.000Z"}
     with pytest.raises(LedgerError, match=r"line \d+: hash does not match"):
         target.import_jsonl([*lines[:-1], json.dumps(forged)])
     assert target.count() == 0
@@ -663,9 +677,9 @@ def test_the_hash_covers_every_field_but_itself() -> None:
     from dataclasses import fields
 
     from toolkit.proof import ConsentEvent
+    from toolkit.proof.records import seal_subject, subject_problem
 
-    names = {f.name for f in fields(ConsentEvent)} - {"hash"}
-    event = ConsentEvent(
+    older = ConsentEvent(
         "i",
         "+33612345678",
         "p",
@@ -676,10 +690,30 @@ def test_the_hash_covers_every_field_but_itself() -> None:
         "2026-11-30T00:00:00.000Z",
         {"ip": "192.0.2.0/24"},
     )
-    assert set(event.body()) == names
-    for name in names:  # changing any field changes the hash
-        changed = {**event.body(), name: {"x": "y"} if name in ("versions", "evidence") else "x"}
-        assert ConsentEvent(**changed).computed_hash() != event.computed_hash(), name
+    salt = "00" * 16
+    event = dataclasses.replace(
+        older,
+        subject_digest="hmac-sha256:ab",
+        subject_salt=salt,
+        subject_seal=seal_subject(salt, older.subject),
+    )
+    # Schema 3: the hash covers the subject through its digest and seal, not itself, so that
+    # a redaction (subject and salt erased) keeps it; a schema-2 record covers the subject.
+    bound = {"hash", "subject", "subject_salt"}
+    assert set(event.body()) == {f.name for f in fields(ConsentEvent)} - bound
+    assert set(older.body()) == {f.name for f in fields(ConsentEvent)} - bound - {
+        "subject_digest",
+        "subject_seal",
+    } | {"subject"}
+    for item in (older, event):
+        for name in item.body():  # changing any field the hash covers changes the hash
+            value = {"x": "y"} if name in ("versions", "evidence") else "x"
+            changed = dataclasses.replace(item, **{name: value})
+            assert changed.computed_hash() != item.computed_hash(), name
+    # the subject and the salt are bound by the seal instead
+    assert subject_problem(event) == ""
+    assert "seal" in subject_problem(dataclasses.replace(event, subject="+33600000000"))
+    assert "seal" in subject_problem(dataclasses.replace(event, subject_salt="11" * 16))
 
 
 def test_event_ids_are_uuid7_in_time_order() -> None:
@@ -852,11 +886,11 @@ def test_verify_checks_each_link_not_only_each_hash(ledger_url: str) -> None:
     book = Ledger(ledger_url, spec=SPEC)
     ids = [grant(book, f"+3361234567{i}") for i in range(3)]
     middle = book.event(ids[1])
-    forged = dataclasses.replace(middle, subject="+33600000000")
+    forged = dataclasses.replace(middle, at="2020-01-01T00:00:00.000Z")
     forged = dataclasses.replace(forged, hash=forged.computed_hash())
     raw(
         ledger_url,
-        f"UPDATE optin_events SET subject = '{forged.subject}', hash = '{forged.hash}' "  # noqa: S608
+        f"UPDATE optin_events SET at = '{forged.at}', hash = '{forged.hash}' "  # noqa: S608
         f"WHERE id = '{middle.id}'",
     )
     result = book.verify()

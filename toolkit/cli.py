@@ -676,6 +676,41 @@ def ledger_record(
         click.echo(f"{event.action} {event.purpose} {event.subject}: {event.id} {event.hash}")
 
 
+@ledger.command("redact")
+@click.argument("subjects", nargs=-1)
+@DB_OPTION
+@click.option("--spec", "spec_path", required=True, help="the spec whose [proof] retention applies")
+@click.option("--region", help="read national numbers, e.g. FR")
+@click.option("--expired", is_flag=True, help="every person whose proof's retention has ended")
+@click.option(
+    "--request",
+    is_flag=True,
+    help="an erasure request honoured before the retention has ended (recorded as such)",
+)
+def ledger_redact(
+    subjects: tuple[str, ...],
+    db: str,
+    spec_path: str,
+    region: str | None,
+    expired: bool,
+    request: bool,
+) -> None:
+    """Erase SUBJECTS' numbers or addresses from the ledger, keeping a keyed digest: the chain
+    still verifies and their objections still hold (GDPR Art. 17(3)(b), (e))."""
+    if bool(subjects) == expired:
+        raise click.UsageError("name the SUBJECTS to redact, or --expired (not both)")
+    if expired and request:
+        raise click.UsageError("--request is for named subjects")
+    with _exit_on_error(db):
+        book = _ledger(db, spec_path, create=True)
+        chosen = list(book.expired()) if expired else list(subjects)
+        if not chosen:
+            click.echo("nothing to redact: no proof has outlived its retention")
+        for subject in chosen:
+            event, count = book.redact(subject, region=region, request=request)
+            click.echo(f"redacted {subject}: {count} record(s), now {event.subject} ({event.id})")
+
+
 @ledger.command("import")
 @click.argument("source", type=click.Path(dir_okay=False, exists=True))
 @DB_OPTION

@@ -8,13 +8,13 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..errors import LedgerError
 from ..render import content_version
-from .records import GENESIS, ConsentEvent, compute_hash
+from .records import GENESIS, ConsentEvent, compute_hash, is_redacted, subject_problem
 from .store import Head, StoredText
 
 if TYPE_CHECKING:  # checkpoints are plain data here; cryptography loads only to check one
@@ -54,11 +54,17 @@ def verify_chain(
     rows: Iterable[tuple[int, ConsentEvent]],
     texts: Iterable[StoredText],
     checkpoints: Sequence[Checkpoint] = (),
+    digest: Callable[[str], str] | None = None,
 ) -> VerifyResult:
     """Recompute every hash and link up to ``head``; name the first record that does not hold,
     a chain that ends before its head, a stored text that no longer matches its version, a
     version an event names whose text is gone or is not the slot's (M3), and a chain that
-    no longer extends a signed checkpoint (rewritten, re-chained or truncated behind it)."""
+    no longer extends a signed checkpoint (rewritten, re-chained or truncated behind it).
+
+    The hash covers a subject's keyed digest and salted seal, not the subject: every kept
+    subject is checked against its seal, and with the key (``digest``) against its digest; a
+    redacted subject (its digest) must have its ``redact`` record, so an identifier erased
+    without one is named."""
     stored: dict[str, StoredText] = {}
     for text in texts:
         if content_version(text.text) != text.version:
@@ -66,6 +72,7 @@ def verify_chain(
         stored[text.version] = text
     marks = {cp.seq: cp for cp in checkpoints}
     prev, count, last_seq = GENESIS, 0, 0
+    erased: dict[str, str] = {}  # digest -> the first record redacted before its redaction
     for seq, item in rows:
         count += 1
         if seq != last_seq + 1:
@@ -78,6 +85,15 @@ def verify_chain(
             )
         if item.computed_hash() != item.hash:
             return VerifyResult(False, count, item.id, "hash does not match the record's content")
+        problem = "" if item.action == "redact" else subject_problem(item)
+        if problem:
+            return VerifyResult(False, count, item.id, problem)
+        if item.action == "redact":
+            erased.pop(item.subject_digest, None)
+        elif item.subject_digest and is_redacted(item.subject):
+            erased.setdefault(item.subject_digest, item.id)
+        elif item.subject_digest and digest and digest(item.subject) != item.subject_digest:
+            return VerifyResult(False, count, item.id, "subject does not match its keyed digest")
         for slot, version in item.versions.items():
             shown = stored.get(version)
             if shown is None:
@@ -107,6 +123,10 @@ def verify_chain(
             count,
             None,
             f"the chain ends early: {head.records - count} last record(s) missing",
+        )
+    for first in erased.values():
+        return VerifyResult(
+            False, count, first, "subject erased without a recorded redaction (no redact record)"
         )
     for mark in checkpoints:
         if mark.seq > last_seq:
@@ -179,6 +199,9 @@ def read_export(lines: Iterable[str]) -> tuple[list[StoredText], list[ConsentEve
             )
         if compute_hash(origin.body()) != origin.hash:
             raise LedgerError(f"line {number}: hash does not match the record (forged or altered)")
+        problem = "" if origin.action == "redact" else subject_problem(origin)
+        if problem:
+            raise LedgerError(f"line {number}: {problem}")
         if prev is not None and origin.prev_hash != prev:
             raise LedgerError(f"line {number}: does not follow the line before it in its chain")
         prev = origin.hash

@@ -269,6 +269,17 @@ class GroupCommit:
         for batch in batches:
             self._resolve(batch, error=error)
 
+    def redact(self, subject: str, event: ConsentEvent) -> tuple[ConsentEvent, int]:
+        """Seal a ``redact`` event and replace the subject by its digest in its records, in
+        one transaction (a redaction is never done without its record, nor recorded undone);
+        the sealed event and how many records changed. Queued writes wait meanwhile."""
+        with self._hold, self._store.writing() as tx:
+            sealed, head = seal([event], tx.head())
+            tx.insert_events(sealed)
+            tx.move_head(head)
+            changed = tx.redact(subject, event.subject_digest)
+        return sealed[0][1], changed
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def after_fork(self) -> None:

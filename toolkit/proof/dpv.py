@@ -179,6 +179,10 @@ def record(event: ConsentEvent, spec: Spec | None = None) -> dict[str, Any] | No
             "optin:prevHash": event.prev_hash,
         }
     )
+    if event.subject_digest:  # what the hash covers of the subject (schema 3), and the salt
+        out["optin:subjectDigest"] = event.subject_digest  # that binds the subject to its seal
+        out["optin:subjectSeal"] = event.subject_seal
+        out["optin:subjectSalt"] = event.subject_salt
     return out
 
 

@@ -25,6 +25,7 @@ from ..spec import Spec
 from .chain import VerifyResult, export_csv, export_jsonl, read_export, verify_chain
 from .commit import GroupCommit
 from .decision import Decision, Policy, decide, subject_of
+from .erasure import retention_end
 from .records import (
     ACTIONS,
     METHODS,
@@ -32,11 +33,20 @@ from .records import (
     iso_utc,
     minimise_evidence,
     new_event_id,
+    new_salt,
     normalise_subject,
+    seal_subject,
     subject_key,
     utc_now,
 )
-from .store import Latest, SqlStore, StoredText, SuppressionList, database_url
+from .store import (
+    Latest,
+    SqlStore,
+    StoredText,
+    SuppressionList,
+    database_url,
+    subject_key_from_env,
+)
 
 if TYPE_CHECKING:  # signing needs cryptography, imported only by the calls that sign
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -65,11 +75,14 @@ class Ledger:
         *,
         create: bool = True,
         signing_key: Ed25519PrivateKey | None = None,
+        subject_key: bytes | None = None,
     ) -> None:
         self.url = database_url(url)
         self.spec = spec
         self.signing_key = signing_key  # signs receipts (checkpoint.load_key), if given
-        self._store = SqlStore(self.url, create=create)
+        # The key of the subjects' digests: given, from OPTIN_SUBJECT_KEY, or kept in the ledger.
+        key = subject_key if subject_key is not None else subject_key_from_env()
+        self._store = SqlStore(self.url, create=create, subject_key=key)
         self._commit = GroupCommit(self._store)
         _LEDGERS.add(self)
 
@@ -155,6 +168,8 @@ class Ledger:
         """Check and build an event without writing it (``append`` writes it)."""
         if action not in ACTIONS:
             raise LedgerError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        if action == "redact":
+            raise LedgerError("a redaction is made by Ledger.redact, which also redacts")
         if method not in METHODS:
             raise LedgerError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
         if self.spec is not None:
@@ -185,6 +200,9 @@ class Ledger:
         return ConsentEvent(
             id=new_event_id(),
             subject=key,
+            subject_digest=self._store.digest(key),
+            subject_salt=(salt := new_salt()),
+            subject_seal=seal_subject(salt, key),
             purpose=purpose,
             action=action,
             method=method,
@@ -345,7 +363,8 @@ class Ledger:
         its stored text, and that the chain still extends each signed checkpoint; name the
         first record that does not hold."""
         head, rows = self._store.chain()
-        return verify_chain(head, rows, list(self._store.texts()), checkpoints)
+        digest = self._store.digest if self._store.keyed() else None
+        return verify_chain(head, rows, list(self._store.texts()), checkpoints, digest)
 
     def checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
         """A signed checkpoint of the chain head, to keep outside the database."""
@@ -396,6 +415,74 @@ class Ledger:
             self._store.ensure()
             self._commit.write(prepared, [*texts, *self._texts_from_spec(prepared)])
         return len(prepared)
+
+    # --- erasure ------------------------------------------------------------------------------
+
+    def redact(
+        self,
+        subject: str,
+        *,
+        region: str | None = None,
+        request: bool = False,
+        now: datetime | None = None,
+    ) -> tuple[ConsentEvent, int]:
+        """Erase a person's number or address from their records, keeping its keyed digest:
+        the chain still verifies and their objections still block them (issue 12 item 7).
+        Allowed once the spec's ``[proof] retention`` has run from their records; earlier only
+        as an erasure ``request`` the controller honours (recorded as such). Records a
+        ``redact`` event; returns it and how many records were redacted."""
+        key = normalise_subject(subject, region)
+        if self.spec is None or self.spec.proof is None:
+            raise LedgerError("a redaction needs the spec's [proof] retention: Ledger(url, spec=)")
+        live = [item for item in self._store.history(key) if item.subject == key]
+        if not live:
+            raise LedgerError(f"no record of {key} to redact")
+        older = [item.id for item in live if not item.subject_digest]
+        if older:
+            raise LedgerError(
+                f"{len(older)} record(s) of {key} (first {older[0]}) were written before subject"
+                " digests (schema 2): their hash covers the subject itself, so redacting it"
+                " would break the chain"
+            )
+        proof = self.spec.proof
+        if not request:
+            ends = retention_end(
+                ((item.action, item.at) for item in live), proof.retention, proof.retention_from
+            )
+            moment = now or datetime.now(UTC)
+            if ends is None or moment < ends:
+                until = "" if ends is None else f" until {iso_utc(ends)[:10]}"
+                raise LedgerError(
+                    f"the proof of {key}'s choices is kept{until} ([proof] retention"
+                    f" {proof.retention} from {proof.retention_from}); to honour an erasure"
+                    " request before then, redact it as a request"
+                )
+        digest = self._store.digest(key)
+        event = ConsentEvent(
+            id=new_event_id(),
+            subject=digest,
+            subject_digest=digest,
+            subject_seal="",  # nothing to seal: the record names the digest only
+            purpose="",  # every purpose: it concerns the person
+            action="redact",
+            method="request" if request else "retention",
+            versions={},
+            locale="",
+            at=utc_now(),
+            evidence={"records": str(len(live))},
+        )
+        return self._commit.redact(key, event)
+
+    def expired(self, now: datetime | None = None) -> Iterator[str]:
+        """Every subject whose proof's retention has ended (``redact`` each to erase them)."""
+        if self.spec is None or self.spec.proof is None:
+            raise LedgerError("expiry needs the spec's [proof] retention: Ledger(url, spec=)")
+        proof = self.spec.proof
+        moment = now or datetime.now(UTC)
+        for subject, records in self._store.live_subjects():
+            ends = retention_end(records, proof.retention, proof.retention_from)
+            if ends is not None and ends <= moment:
+                yield subject
 
     def receipt(self, event_id: str) -> dict[str, Any]:
         """The consent receipt of one event (Kantara v1.1 JSON; see toolkit.proof.receipt)."""

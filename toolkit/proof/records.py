@@ -8,6 +8,7 @@ must be able to demonstrate consent; EDPB 05/2020 §§104-108).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -35,6 +36,7 @@ ACTIONS: tuple[str, ...] = (
     "confirm",
     "notice-shown",  # a page showed these texts (the full notice displayed, or only linked)
     "notice-sent",  # a message went to the subject with these texts (its footer, a call script)
+    "redact",  # the subject's identifiers were replaced by their keyed digest (issue 12 item 7)
 )
 CONSENT_ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
 # How the event reached us: a form, an SMS reply, the API, an import, or an objection received
@@ -49,6 +51,8 @@ METHODS: tuple[str, ...] = (
     "post",
     "code",  # a one-time code sent by SMS, typed on the page (double opt-in)
     "email-link",  # a link sent by e-mail, followed (double opt-in)
+    "retention",  # a redaction: the proof's retention period ended
+    "request",  # a redaction: an erasure request honoured before the retention ended
 )
 #: Grants captured where anyone can type anyone's number or address: pending until confirmed.
 UNPROVEN_METHODS: frozenset[str] = frozenset({"web-form", "api"})
@@ -332,6 +336,48 @@ def subject_key(subject: str) -> int:
     return int.from_bytes(hashlib.sha256(subject.encode()).digest()[:8], "big", signed=True)
 
 
+DIGEST_PREFIX = "hmac-sha256:"
+
+
+def digest_subject(key: bytes, subject: str) -> str:
+    """A normalised subject's keyed digest: what the chain covers, and what stays of the
+    subject once redacted (so that an objection still blocks the same number). Keyed, since a
+    plain hash of a phone number is undone by trying every number."""
+    return DIGEST_PREFIX + hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()
+
+
+def new_salt() -> str:
+    """A record's random salt (16 bytes, hex): its seal cannot be undone by trying numbers."""
+    return os.urandom(16).hex()
+
+
+def seal_subject(salt: str, subject: str) -> str:
+    """The salted hash of a subject that a record's hash covers."""
+    return "sha256:" + hashlib.sha256(bytes.fromhex(salt) + subject.encode()).hexdigest()
+
+
+def subject_problem(item: ConsentEvent) -> str:
+    """What is wrong with how a record holds its subject, keyless ("" when nothing): a kept
+    subject must match its seal; a redacted one is its digest, with no salt left."""
+    if not item.subject_digest:
+        return ""  # schema 2: the hash covers the subject itself
+    if is_redacted(item.subject):
+        if item.subject != item.subject_digest or item.subject_salt:
+            return "a redacted subject must be its digest, with no salt"
+        return ""
+    try:
+        sealed = seal_subject(item.subject_salt, item.subject)
+    except ValueError:
+        return "the subject's salt is not hex"
+    return "" if sealed == item.subject_seal else "subject does not match its seal (changed)"
+
+
+def is_redacted(subject: str) -> bool:
+    """Whether a stored subject is a redacted one (its digest); no normalised number or
+    address starts so."""
+    return subject.startswith(DIGEST_PREFIX)
+
+
 def hash_key(hex_digest: str) -> int:
     """The key of a subject given as the hex SHA-256 of its normalised form (hashed lists)."""
     return int.from_bytes(bytes.fromhex(hex_digest)[:8], "big", signed=True)
@@ -401,12 +447,24 @@ class ConsentEvent:
     evidence: dict[str, str] = field(default_factory=dict)
     prev_hash: str = GENESIS
     hash: str = ""
+    # Schema 3 ("" in older records): the subject's keyed digest, a random salt, and the
+    # salted hash of the subject (its seal). Redacting erases the subject and the salt.
+    subject_digest: str = ""
+    subject_salt: str = ""
+    subject_seal: str = ""
 
     def body(self) -> dict[str, Any]:
-        """Every field the hash covers (all but the hash itself)."""
+        """Every field the hash covers (all but the hash and the salt). The hash covers the
+        subject through its digest and its seal, so that erasing the subject and the salt
+        (redaction) keeps the chain whole, while the seal binds a kept subject to the record
+        for anyone, keyless; a record of schema 2 or before covers the subject itself."""
         return {
             "id": self.id,
-            "subject": self.subject,
+            **(
+                {"subject_digest": self.subject_digest, "subject_seal": self.subject_seal}
+                if self.subject_digest
+                else {"subject": self.subject}
+            ),
             "purpose": self.purpose,
             "action": self.action,
             "method": self.method,

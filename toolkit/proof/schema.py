@@ -24,7 +24,7 @@ from sqlalchemy import (
 from ..errors import LedgerError
 from .records import GENESIS, utc_now
 
-SCHEMA_VERSION = 2  # 2: suppression lists
+SCHEMA_VERSION = 3  # 2: suppression lists; 3: subject digests and the subject key
 
 metadata = MetaData()
 
@@ -59,6 +59,11 @@ events_table = Table(  # the chain: one row per grant, withdrawal or opposition
     Column("evidence", Text, nullable=False),
     Column("prev_hash", String(71), nullable=False),
     Column("hash", String(71), nullable=False, unique=True),
+    # What the hash covers of the subject (schema 3; "" in older records): its keyed digest
+    # and its salted hash (seal). A redacted record's subject is its digest, its salt "".
+    Column("subject_digest", String(76), nullable=False, server_default=""),
+    Column("subject_salt", String(32), nullable=False, server_default=""),
+    Column("subject_seal", String(71), nullable=False, server_default=""),
 )
 Index("ix_optin_events_subject", events_table.c.subject, events_table.c.purpose, events_table.c.seq)
 
@@ -69,6 +74,15 @@ head_table = Table(  # one row: the last record's seq and hash, and how many rec
     Column("seq", BigInteger, nullable=False),
     Column("records", BigInteger, nullable=False),
     Column("hash", String(71), nullable=False),
+)
+
+# The key of the subjects' digests: the key itself ("key:<hex>"), or only its fingerprint
+# ("fingerprint:sha256:<hex>") when the key is kept outside the database (OPTIN_SUBJECT_KEY).
+keys_table = Table(
+    "optin_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(200), nullable=False),
 )
 
 # Suppression lists: national registries (Bloctel, Lista Robinson...) and the controller's own.
@@ -116,7 +130,16 @@ def create_schema(conn: Connection) -> None:
             f"the ledger's schema is version {max(versions)}; this toolkit knows "
             f"up to {SCHEMA_VERSION}: upgrade optin-toolkit"
         )
+    had = _tables(conn)
     metadata.create_all(conn, checkfirst=True)  # version 1 -> 2 adds tables, changes none
+    if events_table.name in had:  # version 2 -> 3: older records cover their subject itself
+        present = {column["name"] for column in inspect(conn).get_columns(events_table.name)}
+        for name, size in (("subject_digest", 76), ("subject_salt", 32), ("subject_seal", 71)):
+            if name not in present:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE optin_events ADD COLUMN {name} VARCHAR({size})"
+                    " NOT NULL DEFAULT ''"
+                )
     if not versions or max(versions) < SCHEMA_VERSION:
         conn.execute(insert(schema_table).values(version=SCHEMA_VERSION, applied_at=utc_now()))
     if conn.execute(select(head_table.c.id)).first() is None:

@@ -12,6 +12,7 @@ cannot be reached is ``LedgerUnavailable`` (an outage).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -20,21 +21,24 @@ import weakref
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import LedgerError, LedgerUnavailable
-from .records import CONSENT_ACTIONS, ConsentEvent, utc_now
+from .records import CONSENT_ACTIONS, ConsentEvent, digest_subject, utc_now
 from .schema import (
     CORE_TABLES,
     EVENT_COLUMNS,
     create_schema,
     events_table,
     head_table,
+    keys_table,
     suppression_lists_table,
     texts_table,
 )
@@ -110,6 +114,11 @@ class WriteTransaction(Protocol):
     def move_head(self, head: Head) -> None:
         """Move the chain head forward."""
 
+    def redact(self, subject: str, digest: str) -> int:
+        """Replace a subject by its digest, and erase its salt, in every record of it written
+        with that digest; how many records changed. The one write besides the head that
+        changes a row: no field the hash covers changes."""
+
 
 class ChainStore(Protocol):
     """The storage a ``Ledger`` needs: one serialised writer, consistent reads."""
@@ -119,6 +128,10 @@ class ChainStore(Protocol):
 
     def writing(self) -> AbstractContextManager[WriteTransaction]:
         """A write transaction, exclusive across threads and processes; commits on exit."""
+
+    def digest(self, subject: str) -> str:
+        """The keyed digest of a normalised subject ("" for a ledger without a subject key,
+        written before schema 3 and opened to read)."""
 
     def latest(self, subject: str, purpose: str) -> ConsentEvent | None:
         """The subject's latest record for a purpose."""
@@ -172,6 +185,22 @@ class ChainStore(Protocol):
         """Release connections and locks."""
 
 
+def subject_key_from_env() -> bytes | None:
+    """``OPTIN_SUBJECT_KEY``: the subject key as 64 hex digits, or the path of a file holding
+    them; None when unset (the ledger then keeps its own key)."""
+    value = os.environ.get("OPTIN_SUBJECT_KEY", "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        try:
+            value = Path(value).expanduser().read_text().strip()
+        except OSError as exc:
+            raise LedgerError(f"OPTIN_SUBJECT_KEY: cannot read the key file: {exc}") from None
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            raise LedgerError("OPTIN_SUBJECT_KEY: expected 64 hex digits (32 bytes)")
+    return bytes.fromhex(value)
+
+
 def database_url(url: str | Path) -> str:
     """A SQLAlchemy URL from a file path, ``sqlite:///...`` or ``postgresql://...``."""
     text = str(url)
@@ -221,6 +250,9 @@ def _event_row(seq: int, item: ConsentEvent) -> dict[str, Any]:
         "evidence": json.dumps(item.evidence, sort_keys=True, ensure_ascii=False),
         "prev_hash": item.prev_hash,
         "hash": item.hash,
+        "subject_digest": item.subject_digest,
+        "subject_salt": item.subject_salt,
+        "subject_seal": item.subject_seal,
     }
 
 
@@ -244,7 +276,16 @@ def _row_event(row: Any) -> ConsentEvent:
         evidence=json.loads(row.evidence),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        # absent from a schema-2 ledger opened to read
+        subject_digest=getattr(row, "subject_digest", ""),
+        subject_salt=getattr(row, "subject_salt", ""),
+        subject_seal=getattr(row, "subject_seal", ""),
     )
+
+
+def key_fingerprint(key: bytes) -> str:
+    """What the ledger keeps of a subject key held outside it: enough to refuse another key."""
+    return "sha256:" + hashlib.sha256(b"optin-subject-key:" + key).hexdigest()
 
 
 class _SqlWrite:
@@ -292,6 +333,16 @@ class _SqlWrite:
             {"seq": head.seq, "records": head.records, "hash": head.hash},
         )
 
+    def redact(self, subject: str, digest: str) -> int:
+        self._cursor.execute(  # the subject index finds the rows; the digest keeps older ones
+            self._store._driver(
+                "UPDATE optin_events SET subject = :digest, subject_salt = '' "
+                "WHERE subject = :subject AND subject_digest = :digest"
+            ),
+            {"subject": subject, "digest": digest},
+        )
+        return int(self._cursor.rowcount)
+
 
 class SqlStore:
     """The chain in SQLite or PostgreSQL.
@@ -302,9 +353,12 @@ class SqlStore:
     Reads take no write lock (plain ``BEGIN``: in WAL mode, readers never block writers, D2).
     """
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, subject_key: bytes | None = None) -> None:
         self.url = url
         self.create = create
+        self._given_key = subject_key  # kept outside the database (OPTIN_SUBJECT_KEY), if given
+        self._key: bytes | None = None
+        self._columns = list(events_table.columns)  # a schema-2 ledger read has no digests
         try:
             sqlite = url.startswith("sqlite")  # a file needs no liveness ping
             # A reader (create=False) cannot write, whatever it calls: PostgreSQL sessions are
@@ -358,6 +412,7 @@ class SqlStore:
             if self.create:
                 with self._across_processes(), self.engine.begin() as conn:
                     create_schema(conn)  # SQLite: workers starting together take turns
+                    self._key = self._subject_key(conn)
             else:
                 missing = set(CORE_TABLES) - set(inspect(self.engine).get_table_names())
                 if missing:
@@ -365,13 +420,80 @@ class SqlStore:
                         f"no ledger at {self.engine.url.render_as_string(hide_password=True)}"
                         f" (missing tables: {', '.join(sorted(missing))})"
                     )
-        except IntegrityError:
-            pass  # another process created the schema at the same moment
+                with self.engine.connect() as conn:
+                    present = {c["name"] for c in inspect(conn).get_columns(events_table.name)}
+                    self._columns = [c for c in events_table.columns if c.name in present]
+                    self._key = self._subject_key(conn)
+        except IntegrityError:  # another process created the schema at the same moment
+            with self.engine.connect() as conn:
+                self._key = self._subject_key(conn)
         except OperationalError as exc:
             raise LedgerUnavailable(f"cannot reach the ledger database: {exc.orig}") from None
         except OSError as exc:
             raise LedgerUnavailable(f"cannot open the ledger's lock file: {exc}") from None
         self._ready = True
+
+    def _subject_key(self, conn: Connection) -> bytes | None:
+        """The key of the subjects' digests: the one kept in the ledger, or the one given
+        (checked against the fingerprint the ledger keeps of it). A new ledger keeps a random
+        key, or the given key's fingerprint only. None: a schema-2 ledger opened to read."""
+        if keys_table.name not in inspect(conn).get_table_names():
+            return self._given_key
+        value = conn.execute(
+            select(keys_table.c.value).where(keys_table.c.name == "subject")
+        ).scalar_one_or_none()
+        if value is None:
+            if not self.create:
+                return self._given_key
+            key = self._given_key or os.urandom(32)
+            kept = f"fingerprint:{key_fingerprint(key)}" if self._given_key else f"key:{key.hex()}"
+            conn.execute(insert(keys_table).values(name="subject", value=kept))
+            return key
+        kind, _, data = str(value).partition(":")
+        if kind == "key":
+            key = bytes.fromhex(data)
+            if self._given_key is not None and self._given_key != key:
+                raise LedgerError(
+                    "the subject key given (OPTIN_SUBJECT_KEY) is not this ledger's: it keeps"
+                    " its own key in the database"
+                )
+            return key
+        if self._given_key is None:
+            raise LedgerError(
+                "this ledger's subject key is kept outside the database: set OPTIN_SUBJECT_KEY"
+                " (64 hex digits, or the path of a file holding them)"
+            )
+        if key_fingerprint(self._given_key) != data:
+            raise LedgerError("the subject key given (OPTIN_SUBJECT_KEY) is not this ledger's")
+        return self._given_key
+
+    def digest(self, subject: str) -> str:
+        """The keyed digest of a normalised subject ("" without a key: see ``_subject_key``)."""
+        self.ensure()
+        return "" if self._key is None else digest_subject(self._key, subject)
+
+    def keyed(self) -> bool:
+        """Whether this store knows the subject key (every ledger of schema 3 does)."""
+        self.ensure()
+        return self._key is not None
+
+    def live_subjects(self) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+        """Each subject not redacted, with its records' (action, at), by subject."""
+        mark = self._mark
+        with self._cursor() as cursor:
+            cursor.execute(
+                "SELECT subject, action, at FROM optin_events"  # noqa: S608
+                f" WHERE subject < {mark} OR subject >= {mark} ORDER BY subject, seq",
+                ["hmac-sha256:", "hmac-sha256;"],
+            )
+            for subject, rows in groupby(cursor.fetchall(), key=itemgetter(0)):
+                yield subject, [(action, at) for _subject, action, at in rows]
+
+    def _named(self, subject: str) -> list[str]:
+        """What a subject's records may hold as their subject: itself, or (redacted) its
+        digest; so an objection recorded before a redaction still blocks the number."""
+        digest = self.digest(subject)
+        return [subject, digest] if digest else [subject]
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -477,9 +599,9 @@ class SqlStore:
         never decide."""
         with self._reading() as conn:
             row = conn.execute(
-                select(events_table)
+                select(*self._columns)
                 .where(
-                    events_table.c.subject == subject,
+                    events_table.c.subject.in_(self._named(subject)),
                     events_table.c.purpose == purpose,
                     events_table.c.action.in_(CONSENT_ACTIONS),
                 )
@@ -491,14 +613,15 @@ class SqlStore:
     def subject_events(self, subject: str, purpose: str, upto: str | None) -> list[Latest]:
         """A subject's records for a purpose, oldest first (at or before ``upto``, when given)."""
         mark = self._mark
+        named = self._named(subject)
         sql = (
             f"SELECT action, method, at, id, hash, {_SENT_VERSIONS} FROM optin_events "  # noqa: S608
-            f"WHERE subject = {mark} AND purpose = {mark}"
+            f"WHERE subject IN ({', '.join([mark] * len(named))}) AND purpose = {mark}"
             + (f" AND at <= {mark}" if upto else "")
             + " ORDER BY seq"
         )
         with self._cursor() as cursor:
-            cursor.execute(sql, [subject, purpose, *([upto] if upto else [])])
+            cursor.execute(sql, [*named, purpose, *([upto] if upto else [])])
             return [Latest(*row) for row in cursor.fetchall()]
 
     def events_many(
@@ -510,8 +633,14 @@ class SqlStore:
         found: dict[str, list[Latest]] = {}
         mark = self._mark
         with self._cursor() as cursor:
+            redacted = self._any_redacted(cursor)  # digests only then: 1M HMACs cost ~1 s
             for start in range(0, len(keys), 5000):
                 chunk = keys[start : start + 5000]
+                if redacted:
+                    named = {self.digest(subject): subject for subject in chunk}
+                    chunk = [*chunk, *named]
+                else:
+                    named = {}
                 marks = ", ".join([mark] * len(chunk))
                 cursor.execute(
                     f"SELECT subject, action, method, at, {_SENT_VERSIONS} "  # noqa: S608
@@ -521,8 +650,20 @@ class SqlStore:
                     [purpose, *chunk, *([upto] if upto else [])],
                 )
                 for subject, action, method, at, sent in cursor.fetchall():
-                    found.setdefault(subject, []).append(Latest(action, method, at, versions=sent))
+                    owner = named.get(subject, subject)
+                    found.setdefault(owner, []).append(Latest(action, method, at, versions=sent))
         return found
+
+    def _any_redacted(self, cursor: Any) -> bool:
+        """Whether any record's subject is a digest (one step down the subject index)."""
+        if self._key is None:
+            return False
+        cursor.execute(
+            f"SELECT 1 FROM optin_events WHERE subject >= {self._mark}"  # noqa: S608
+            f" AND subject < {self._mark} LIMIT 1",
+            ["hmac-sha256:", "hmac-sha256;"],
+        )
+        return cursor.fetchone() is not None
 
     # --- suppression lists --------------------------------------------------------------------
 
@@ -671,15 +812,15 @@ class SqlStore:
     def history(self, subject: str) -> list[ConsentEvent]:
         with self._reading() as conn:
             rows = conn.execute(
-                select(events_table)
-                .where(events_table.c.subject == subject)
+                select(*self._columns)
+                .where(events_table.c.subject.in_(self._named(subject)))
                 .order_by(events_table.c.seq)
             )
             return [_row_event(r) for r in rows]
 
     def event(self, event_id: str) -> ConsentEvent | None:
         with self._reading() as conn:
-            row = conn.execute(select(events_table).where(events_table.c.id == event_id)).first()
+            row = conn.execute(select(*self._columns).where(events_table.c.id == event_id)).first()
         return None if row is None else _row_event(row)
 
     def text(self, version: str) -> StoredText | None:
@@ -702,7 +843,7 @@ class SqlStore:
         def rows() -> Iterator[tuple[int, ConsentEvent]]:
             with self._reading() as conn:
                 result = conn.execution_options(yield_per=2000).execute(
-                    select(events_table)
+                    select(*self._columns)
                     .where(events_table.c.seq <= head.seq)
                     .order_by(events_table.c.seq)
                 )
