@@ -85,7 +85,7 @@ def main() -> int:
         work = Path(tmp)
         db = work / "big.db"
         start = time.perf_counter()
-        build_ledger(db, args.records)
+        records = build_ledger(db, args.records)
         spec = toolkit.load_spec(SPEC_PATH)
         book = Ledger(db, spec=spec)
         versions = {a: toolkit.render(spec, a, "fr").version for a in ("checkbox", "notice-full")}
@@ -98,7 +98,10 @@ def main() -> int:
                 for s in calls
             ]
         )
-        print(f"built a {args.records:,}-record ledger in {time.perf_counter() - start:.0f} s")
+        print(
+            f"built a ledger of {args.records:,} people ({records:,} records) in"
+            f" {time.perf_counter() - start:.0f} s"
+        )
         small_list, big_list = work / "small.csv", work / "big.csv"
         write_list(small_list, args.list_size // 10, 1)
         write_list(big_list, args.list_size, 2)

@@ -227,6 +227,10 @@ def test_receipt(ledger_url: str) -> None:
     assert {"collectionMethod", "consentTimestamp", "sensitive", "spiCat"} <= set(data)
     page = str(receipt_html(data))
     assert event.hash in page and 'lang="fr"' in page
+    # each version under the registry's name of its text, in the receipt's language
+    assert "<dt>Version du texte présenté : Cases de consentement</dt>" in page
+    assert "<dt>Version du texte présenté : Notice complète</dt>" in page
+    assert "<dt>checkbox</dt>" not in page
     assert receipt_pdf(data).startswith(b"%PDF-")
     with pytest.raises(LedgerError, match="no record"):
         book.receipt("nope")

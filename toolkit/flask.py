@@ -27,14 +27,11 @@ from .errors import LedgerUnavailable, ToolkitError
 from .i18n import negotiate
 from .proof import ConsentEvent, Ledger
 from .proof.checkpoint import load_key
-from .render import render
+from .render import ARTEFACTS, render
 from .spec import Spec, load_spec
 
-VERSION_FIELDS = {
-    "checkbox": "optin_version_checkbox",
-    "notice-short": "optin_version_notice_short",
-    "notice-full": "optin_version_notice_full",
-}
+#: The hidden fields a consent form carries the shown versions in (from the artefact registry).
+VERSION_FIELDS = {name: a.form_field for name, a in ARTEFACTS.items() if a.form_field}
 
 
 class ConsentFormError(ToolkitError, ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -23,7 +23,7 @@ from markupsafe import Markup
 from . import __version__
 from .errors import ArtefactError, ToolkitError
 from .i18n import SUPPORTED_LOCALES, babel_locale, format_day, negotiate, translations
-from .render import ENVIRONMENT, TEMPLATES_DIR, Rendered, render
+from .render import ARTEFACTS, ENVIRONMENT, TEMPLATES_DIR, Rendered, render
 from .sms import analyze
 from .spec import Spec
 
@@ -64,11 +64,12 @@ def _items(spec: Spec, locale: str) -> list[Item]:
     _ = translations(locale).gettext
     items = []
     if any(p.legal_basis == "consent" for p in spec.purposes):
-        items.append(Item("checkbox", _("Consent checkboxes"), render(spec, "checkbox", locale)))
-    items.append(Item("notice-short", _("Short notice"), render(spec, "notice-short", locale)))
-    items.append(Item("notice-full", _("Full notice"), render(spec, "notice-full", locale)))
+        items.append(_item("checkbox", _, render(spec, "checkbox", locale)))
+    items.append(_item("notice-short", _, render(spec, "notice-short", locale)))
+    items.append(_item("notice-full", _, render(spec, "notice-full", locale)))
     if spec.sms is not None:
-        for first, title in ((False, _("SMS footer")), (True, _("SMS footer, first message"))):
+        footer = _(ARTEFACTS["sms-footer"].title)
+        for first, title in ((False, footer), (True, _("SMS footer, first message"))):
             rendered = render(spec, "sms-footer", locale, first_contact=first)
             result = analyze(rendered.text)
             note = _("%(encoding)s, %(units)s units, %(segments)s segment(s) on its own") % {
@@ -84,10 +85,15 @@ def _items(spec: Spec, locale: str) -> list[Item]:
         except ArtefactError:
             pass  # no SMS consent is given on a form: nothing to confirm
         else:
-            items.append(Item("confirmation-sms", _("Confirmation SMS"), confirmation))
+            items.append(_item("confirmation-sms", _, confirmation))
     if any(p.channel == "phone" for p in spec.purposes):
-        items.append(Item("call-script", _("Call script"), render(spec, "call-script", locale)))
+        items.append(_item("call-script", _, render(spec, "call-script", locale)))
     return items
+
+
+def _item(name: str, gettext: Callable[[str], str], rendered: Rendered) -> Item:
+    """A pack item titled as the artefact registry names it, in the pack's language."""
+    return Item(name, gettext(ARTEFACTS[name].title), rendered)
 
 
 def _short(version: str) -> str:

@@ -35,14 +35,30 @@ def _templates_dir() -> Path:
 
 TEMPLATES_DIR = _templates_dir()
 
-#: Every artefact and the template that renders it (``.html``: autoescaped HTML; ``.txt``: text).
-ARTEFACTS: dict[str, str] = {
-    "checkbox": "checkbox.html",
-    "notice-short": "notice-short.html",
-    "notice-full": "notice-full.html",
-    "sms-footer": "sms-footer.txt",
-    "call-script": "call-script.html",
-    "confirmation-sms": "confirmation-sms.txt",
+
+def N_(message: str) -> str:
+    """gettext's marker: the message is extracted, and translated where it is shown."""
+    return message
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One artefact as everything reads it: render, the CLI, the PDF pack, the ledger's text
+    resolver, the consent form's hidden fields and the receipt."""
+
+    template: str  # ``.html``: autoescaped HTML; ``.txt``: text
+    title: str  # what a reader calls it (a msgid: translate it where it is shown)
+    form_field: str | None = None  # the hidden field a consent form carries its version in
+
+
+#: The one registry of artefacts.
+ARTEFACTS: dict[str, Artefact] = {
+    "checkbox": Artefact("checkbox.html", N_("Consent checkboxes"), "optin_version_checkbox"),
+    "notice-short": Artefact("notice-short.html", N_("Short notice"), "optin_version_notice_short"),
+    "notice-full": Artefact("notice-full.html", N_("Full notice"), "optin_version_notice_full"),
+    "sms-footer": Artefact("sms-footer.txt", N_("SMS footer")),
+    "call-script": Artefact("call-script.html", N_("Call script")),
+    "confirmation-sms": Artefact("confirmation-sms.txt", N_("Confirmation SMS")),
 }
 
 
@@ -182,7 +198,7 @@ def _template_render(name: str, variables: dict[str, Any]) -> str:
 
 def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
     # The template is autoescaped: every spec value in it is already escaped.
-    html = Markup(_template_render(ARTEFACTS[artefact], variables).strip())  # noqa: S704
+    html = Markup(_template_render(ARTEFACTS[artefact].template, variables).strip())  # noqa: S704
     text = html_to_text(html, variables["locale"])
     return Rendered(artefact, variables["locale"], text, content_version(text), html)
 
@@ -234,7 +250,8 @@ def _render_checkbox(spec: Spec, variables: dict[str, Any], collection: str | No
 
 def _render_plain(artefact: str, variables: dict[str, Any]) -> Rendered:
     """A text artefact (what a phone shows): one line, versioned, and a ``<p>`` to show it."""
-    text = normalise_text(_template_render(ARTEFACTS[artefact], variables)).replace("\n", " ")
+    body = _template_render(ARTEFACTS[artefact].template, variables)
+    text = normalise_text(body).replace("\n", " ")
     html = Markup('<p class="optin-{}" lang="{}">{}</p>').format(artefact, variables["lang"], text)
     return Rendered(artefact, variables["locale"], text, content_version(text), html)
 
@@ -336,6 +353,7 @@ def every_rendering(spec: Spec, locale: str) -> list[Rendered]:
 
 __all__ = [
     "ARTEFACTS",
+    "Artefact",
     "Rendered",
     "content_version",
     "every_rendering",

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from ..context import PurposeView
 from ..errors import LedgerError
 from ..i18n import translations
-from ..render import ENVIRONMENT, notice_context
+from ..render import ARTEFACTS, ENVIRONMENT, notice_context
 from ..spec import Controller, Spec
 from .records import ConsentEvent
 
@@ -188,8 +188,9 @@ def build_receipt(item: ConsentEvent, spec: Spec) -> dict[str, Any]:
 def receipt_html(data: dict[str, Any]) -> Markup:
     """The receipt as a small HTML page, in the receipt's language."""
     trans = translations(data["language"])
+    titles = {name: trans.gettext(a.title) for name, a in ARTEFACTS.items()}
     html = ENVIRONMENT.get_template("receipt.html").render(
-        receipt=data, gettext=trans.gettext, ngettext=trans.ngettext
+        receipt=data, titles=titles, gettext=trans.gettext, ngettext=trans.ngettext
     )
     return Markup(html)  # noqa: S704 - autoescaped template
 
