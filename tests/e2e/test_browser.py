@@ -161,3 +161,90 @@ def test_double_opt_in_by_sms_reply_in_the_browser(served: tuple[str, Ledger], p
     expect(page.locator("body")).to_contain_text("Vous avez confirmé votre consentement.")
     assert csp_violations(page) == []
     book.close()
+
+
+def outbox(path: Path) -> list[dict[str, str]]:
+    """What the demo's outbox sender wrote, oldest first."""
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_double_opt_in_by_code_in_the_browser(
+    tmp_path_factory: pytest.TempPathFactory, page: Page
+) -> None:
+    """The code route end to end: the code SMS goes out; a wrong code is refused in the page's
+    language and changes nothing; the right one confirms, and the receipt says so."""
+    import re
+
+    from conftest import ROOT
+
+    import toolkit
+
+    work = tmp_path_factory.mktemp("code")
+    spec_file = work / "spec.toml"
+    spec_file.write_text(
+        (ROOT / "examples" / "dse-france.toml").read_text(encoding="utf-8")
+        + '\n[confirmation]\nsms = "code"\n',
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{work / 'optin.db'}"
+    sent = work / "outbox.jsonl"
+    with demo_server(url, {"OPTIN_SPEC": str(spec_file), "OPTIN_OUTBOX": str(sent)}) as (base, _o):
+        book = Ledger(url, spec=toolkit.load_spec(spec_file))
+        page.goto(f"{base}/?lang=fr")
+        page.fill("#phone", "06 98 76 54 31")
+        page.get_by_label("J'accepte de recevoir par SMS").check()
+        page.get_by_role("button", name="Envoyer").click()
+        expect(page.locator(".optin-waiting")).to_contain_text("Plus qu'une étape")
+        (message,) = outbox(sent)
+        assert message["to"] == "+33698765431"
+        code = re.search(r"\b(\d{6})\b", message["text"]).group(1)  # type: ignore[union-attr]
+        page.fill("#code", "000000" if code != "000000" else "111111")
+        page.get_by_role("button", name="Confirmer").click()
+        expect(page.locator("body")).to_contain_text(
+            "Ce code n'est pas celui que nous avons envoyé"
+        )
+        assert "pending-confirmation" in book.can_send("+33698765431", "sms_offers").codes
+        page.go_back()
+        page.fill("#code", code)
+        page.get_by_role("button", name="Confirmer").click()
+        expect(page.locator("h1")).to_contain_text("Merci : votre consentement est confirmé")
+        assert book.can_send("+33698765431", "sms_offers").allowed
+        assert [e.method for e in book.history("+33698765431")] == ["web-form", "code"]
+        assert csp_violations(page) == []
+        book.close()
+
+
+def test_double_opt_in_by_email_link_in_the_browser(
+    tmp_path_factory: pytest.TempPathFactory, page: Page
+) -> None:
+    """The e-mail link route end to end, in German: the link in the outbox confirms the
+    newsletter consent the form left pending."""
+    import re
+
+    from conftest import ROOT
+
+    import toolkit
+
+    work = tmp_path_factory.mktemp("link")
+    spec_file = ROOT / "examples" / "newsletter.toml"
+    url = f"sqlite:///{work / 'optin.db'}"
+    sent = work / "outbox.jsonl"
+    with demo_server(url, {"OPTIN_SPEC": str(spec_file), "OPTIN_OUTBOX": str(sent)}) as (base, _o):
+        book = Ledger(url, spec=toolkit.load_spec(spec_file))
+        page.goto(f"{base}/?lang=de")
+        page.fill("#email", "Anna@Example.org")
+        page.locator("input[name=consent_newsletter]").check()
+        page.locator("form button[type=submit]").first.click()
+        expect(page.locator(".optin-waiting")).to_be_visible()
+        assert "pending-confirmation" in book.can_send("anna@example.org", "newsletter").codes
+        (message,) = outbox(sent)
+        assert (message["channel"], message["to"]) == ("email", "anna@example.org")
+        link = re.search(r"https?://\S+/confirm/\S+?(?=\.? )", message["text"]).group(0)  # type: ignore[union-attr]
+        page.goto(base + "/confirm/" + link.split("/confirm/", 1)[1])
+        expect(page.locator("h1")).to_contain_text("Vielen Dank: Ihre Einwilligung ist bestätigt")
+        assert book.can_send("anna@example.org", "newsletter").allowed
+        assert [e.method for e in book.history("anna@example.org")] == ["web-form", "email-link"]
+        assert csp_violations(page) == []
+        book.close()

@@ -203,15 +203,22 @@ def run_audit(
         return None if obtained_column is None else values(chunk, obtained_column)
 
     def write(chunk: Sequence[Sequence[str]], verdicts: Sequence[Verdict]) -> None:
+        # The main process writes every row while the workers decide: its per-row work is
+        # kept to the writing (codes are counted per distinct tuple, expanded per chunk).
+        blocked: dict[tuple[str, ...], int] = {}
         for row, (allowed, reason, blocking) in zip(chunk, verdicts, strict=True):
-            summary.total += 1
             if allowed:
-                summary.sendable += 1
                 write_sendable(row, reason)
             else:
-                summary.blocked += 1
-                summary.reasons.update(blocking)
+                blocked[blocking] = blocked.get(blocking, 0) + 1
                 write_blocked(row, reason)
+        count = sum(blocked.values())
+        summary.total += len(chunk)
+        summary.blocked += count
+        summary.sendable += len(chunk) - count
+        for codes, times in blocked.items():
+            for code in codes:
+                summary.reasons[code] += times
         if progress is not None:
             progress(summary.total)
 

@@ -643,15 +643,16 @@ class SqlStore:
                     named = {}
                 marks = ", ".join([mark] * len(chunk))
                 cursor.execute(
-                    f"SELECT subject, action, method, at, {_SENT_VERSIONS} "  # noqa: S608
+                    f"SELECT subject, action, method, at, '', '', {_SENT_VERSIONS} "  # noqa: S608
                     f"FROM optin_events WHERE purpose = {mark} AND subject IN ({marks})"
                     + (f" AND at <= {mark}" if upto else "")
                     + " ORDER BY seq",
                     [purpose, *chunk, *([upto] if upto else [])],
                 )
-                for subject, action, method, at, sent in cursor.fetchall():
-                    owner = named.get(subject, subject)
-                    found.setdefault(owner, []).append(Latest(action, method, at, versions=sent))
+                make = Latest._make  # the columns are Latest's, in its order
+                for row in cursor.fetchall():
+                    owner = named.get(row[0], row[0]) if named else row[0]
+                    found.setdefault(owner, []).append(make(row[1:]))
         return found
 
     def _any_redacted(self, cursor: Any) -> bool:
