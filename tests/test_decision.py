@@ -465,3 +465,58 @@ def test_the_first_message_to_source_data_must_carry_the_art14_information(
                             locale="fr", versions={"sms-footer": regular.version},
                             evidence={"full_notice": "linked"})  # fmt: skip
         assert shown.evidence == {"full_notice": "linked"}
+
+
+def test_a_first_contact_message_that_failed_informed_nobody(tmp_path: Path) -> None:
+    """Issue 12 item 4: a notice-sent message gets its carrier's delivery report later (action
+    `delivery`, linked to the message by its id). A first-contact message reported failed did
+    not inform: the next message must carry the first-contact text again. The audit reads it
+    the same way as can_send."""
+    data = minimal_data(("fr",))
+    data["purposes"][0]["collected_from"] = ["source"]
+    data["purposes"][0]["text"]["fr"]["data_categories"] = ["numéro"]
+    data["source"] = {
+        "publicly_accessible": True,
+        "text": {"fr": {"description": "un fichier loué", "sms": "un fichier loué"}},
+    }
+    spec = build(data)
+    regular = toolkit.render(spec, "sms-footer", "fr")
+    first = toolkit.render(spec, "sms-footer", "fr", first_contact=True, collection="source")
+    number = "+33612345671"
+    with Ledger(tmp_path / "l.db", spec=spec) as book:
+
+        def sent(subject: str, footer: toolkit.Rendered, message_id: str) -> None:
+            book.record(subject, "sms_offers", "notice-sent", method="api", locale="fr",
+                        versions={"sms-footer": footer.version},
+                        evidence={"message_id": message_id})  # fmt: skip
+
+        sent(number, first, "SM1")
+        sent(number, regular, "SM2")
+        assert "information-missing" not in book.can_send(number, "sms_offers").codes
+        with pytest.raises(toolkit.errors.LedgerError, match="no message 'SM9'"):
+            book.record(number, "sms_offers", "delivery", method="carrier", locale="fr",
+                        evidence={"message_id": "SM9", "status": "failed"})  # fmt: skip
+        with pytest.raises(toolkit.errors.LedgerError, match=r"evidence\.status"):
+            book.record(number, "sms_offers", "delivery", method="carrier", locale="fr",
+                        evidence={"message_id": "SM1", "status": "lost"})  # fmt: skip
+        report = book.record(number, "sms_offers", "delivery", method="carrier", locale="fr",
+                             evidence={"message_id": "SM1", "status": "failed"})  # fmt: skip
+        sent = [e for e in book.history(number) if e.action == "notice-sent"]
+        assert report.evidence["delivers"] == sent[0].id
+        decision = book.can_send(number, "sms_offers")
+        assert "information-missing" in decision.codes
+        histories = book.events_many([number], "sms_offers")
+        from toolkit.proof.decision import decide, subject_of
+        from toolkit.proof.records import number_facts
+
+        audited = decide(
+            book.policy("sms_offers"), subject_of(number, number_facts(number)),
+            histories[number], [], datetime.now(UTC),
+        )  # fmt: skip
+        assert "information-missing" in audited.codes
+        # delivered reports change nothing
+        other = "+33612345672"
+        sent(other, first, "SM3")
+        book.record(other, "sms_offers", "delivery", method="carrier", locale="fr",
+                    evidence={"message_id": "SM3", "status": "delivered"})  # fmt: skip
+        assert "information-missing" not in book.can_send(other, "sms_offers").codes

@@ -28,6 +28,7 @@ from .decision import Decision, Policy, decide, subject_of
 from .erasure import retention_end
 from .records import (
     ACTIONS,
+    DELIVERY_STATUSES,
     METHODS,
     ConsentEvent,
     iso_utc,
@@ -191,8 +192,17 @@ class Ledger:
             raise LedgerError(
                 "evidence.full_notice: say whether the full notice was displayed or only linked"
             )
+        if action == "delivery":
+            if not (evidence or {}).get("message_id"):
+                raise LedgerError("evidence.message_id: a delivery report names the message")
+            if (evidence or {}).get("status") not in DELIVERY_STATUSES:
+                raise LedgerError(
+                    f"evidence.status: expected one of {', '.join(DELIVERY_STATUSES)}"
+                )
         key = normalise_subject(subject, region)
         links: dict[str, str] = {}
+        if action == "delivery":
+            links = {"delivers": self._sent(key, purpose, str((evidence or {})["message_id"]))}
         if action == "confirm":
             links = {"confirms": self._pending_grant(key, purpose)}
             if not shown and method == "sms-reply" and self.spec is not None:
@@ -219,6 +229,20 @@ class Ledger:
         if latest is None or latest.action != "grant":
             raise LedgerError(f"nothing to confirm: {subject} has no pending consent for {purpose}")
         return latest.id
+
+    def _sent(self, subject: str, purpose: str, message_id: str) -> str:
+        """The id of the notice-sent record of a message a delivery report is about."""
+        for item in reversed(self._store.history(subject)):
+            if (
+                item.action == "notice-sent"
+                and item.purpose == purpose
+                and item.evidence.get("message_id") == message_id
+            ):
+                return item.id
+        raise LedgerError(
+            f"no message {message_id!r} to {subject} for {purpose} was recorded as sent"
+            " (notice-sent): record it when it is sent, then its delivery"
+        )
 
     def _texts_from_spec(self, events: Sequence[ConsentEvent]) -> list[StoredText]:
         """The spec's texts behind the versions the events name (rendered once, memoised)."""

@@ -36,8 +36,12 @@ ACTIONS: tuple[str, ...] = (
     "confirm",
     "notice-shown",  # a page showed these texts (the full notice displayed, or only linked)
     "notice-sent",  # a message went to the subject with these texts (its footer, a call script)
+    "delivery",  # the carrier's delivery status of a notice-sent message (evidence.status)
     "redact",  # the subject's identifiers were replaced by their keyed digest (issue 12 item 7)
 )
+#: A carrier's delivery report, as the toolkit reads it: the message reached the phone, it
+#: never will (failed, undelivered, expired, rejected), or the carrier cannot tell.
+DELIVERY_STATUSES: tuple[str, ...] = ("delivered", "failed", "unknown")
 CONSENT_ACTIONS: tuple[str, ...] = ("grant", "withdraw", "opposition")
 # How the event reached us: a form, an SMS reply, the API, an import, or an objection received
 # by e-mail, on the phone or by post (each must be recordable: GDPR Art. 21(3), 7(3)).
@@ -51,6 +55,7 @@ METHODS: tuple[str, ...] = (
     "post",
     "code",  # a one-time code sent by SMS, typed on the page (double opt-in)
     "email-link",  # a link sent by e-mail, followed (double opt-in)
+    "carrier",  # a delivery report from the carrier that sent the message
     "retention",  # a redaction: the proof's retention period ended
     "request",  # a redaction: an erasure request honoured before the retention ended
 )
@@ -390,7 +395,16 @@ def minimise_ip(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
-_EVIDENCE = ("form_url", "user_agent", "ip", "channel_id", "message", "full_notice", "message_id")
+_EVIDENCE = (
+    "form_url",
+    "user_agent",
+    "ip",
+    "channel_id",
+    "message",
+    "full_notice",
+    "message_id",
+    "status",
+)
 
 
 def minimise_evidence(evidence: Mapping[str, Any] | None) -> dict[str, str]:

@@ -79,7 +79,8 @@ class Latest(NamedTuple):
     at: str
     id: str = ""
     hash: str = ""
-    versions: str = ""  # a notice-sent record's versions (JSON): did it carry the Art. 14 texts?
+    versions: str = ""  # a notice-sent's versions, a delivery's evidence (JSON); else ""
+    subject: str = ""  # as stored (the audit's batch read groups its rows by it)
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,14 @@ def database_url(url: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-# The versions of a sent message (what the decision reads of it), and nothing of other records.
-_SENT_VERSIONS = "CASE WHEN action = 'notice-sent' THEN versions ELSE '' END"
+# What the decision reads of a sent message (its versions: did it carry the Art. 14 texts?)
+# and of a delivery report (its evidence: which message, delivered or failed), and nothing of
+# other records; and the id of a sent message only, which a delivery report names.
+_SENT_VERSIONS = (
+    "CASE WHEN action = 'notice-sent' THEN versions"
+    " WHEN action = 'delivery' THEN evidence ELSE '' END"
+)
+_SENT_ID = "CASE WHEN action = 'notice-sent' THEN id ELSE '' END"
 
 # The append path runs thousands of times a second: it speaks to the driver directly, with
 # these statements (":name" placeholders, rewritten for psycopg by _driver_sql).
@@ -643,16 +650,17 @@ class SqlStore:
                     named = {}
                 marks = ", ".join([mark] * len(chunk))
                 cursor.execute(
-                    f"SELECT subject, action, method, at, '', '', {_SENT_VERSIONS} "  # noqa: S608
+                    f"SELECT action, method, at, {_SENT_ID}, '', {_SENT_VERSIONS}, subject "  # noqa: S608
                     f"FROM optin_events WHERE purpose = {mark} AND subject IN ({marks})"
                     + (f" AND at <= {mark}" if upto else "")
                     + " ORDER BY seq",
                     [purpose, *chunk, *([upto] if upto else [])],
                 )
-                make = Latest._make  # the columns are Latest's, in its order
+                new = tuple.__new__  # the columns are Latest's, in its order: no copy
                 for row in cursor.fetchall():
-                    owner = named.get(row[0], row[0]) if named else row[0]
-                    found.setdefault(owner, []).append(make(row[1:]))
+                    record = new(Latest, row)
+                    owner = named.get(record[6], record[6]) if named else record[6]
+                    found.setdefault(owner, []).append(record)
         return found
 
     def _any_redacted(self, cursor: Any) -> bool:
