@@ -485,13 +485,13 @@ def test_a_first_contact_message_that_failed_informed_nobody(tmp_path: Path) -> 
     number = "+33612345671"
     with Ledger(tmp_path / "l.db", spec=spec) as book:
 
-        def sent(subject: str, footer: toolkit.Rendered, message_id: str) -> None:
+        def send(subject: str, footer: toolkit.Rendered, message_id: str) -> None:
             book.record(subject, "sms_offers", "notice-sent", method="api", locale="fr",
                         versions={"sms-footer": footer.version},
                         evidence={"message_id": message_id})  # fmt: skip
 
-        sent(number, first, "SM1")
-        sent(number, regular, "SM2")
+        send(number, first, "SM1")
+        send(number, regular, "SM2")
         assert "information-missing" not in book.can_send(number, "sms_offers").codes
         with pytest.raises(toolkit.errors.LedgerError, match="no message 'SM9'"):
             book.record(number, "sms_offers", "delivery", method="carrier", locale="fr",
@@ -516,7 +516,7 @@ def test_a_first_contact_message_that_failed_informed_nobody(tmp_path: Path) -> 
         assert "information-missing" in audited.codes
         # delivered reports change nothing
         other = "+33612345672"
-        sent(other, first, "SM3")
+        send(other, first, "SM3")
         book.record(other, "sms_offers", "delivery", method="carrier", locale="fr",
                     evidence={"message_id": "SM3", "status": "delivered"})  # fmt: skip
         assert "information-missing" not in book.can_send(other, "sms_offers").codes
