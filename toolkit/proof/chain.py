@@ -55,6 +55,7 @@ def verify_chain(
     texts: Iterable[StoredText],
     checkpoints: Sequence[Checkpoint] = (),
     digest: Callable[[str], str] | None = None,
+    redacted_later: Callable[[], set[str]] | None = None,
 ) -> VerifyResult:
     """Recompute every hash and link up to ``head``; name the first record that does not hold,
     a chain that ends before its head, a stored text that no longer matches its version, a
@@ -64,7 +65,8 @@ def verify_chain(
     The hash covers a subject's keyed digest and salted seal, not the subject: every kept
     subject is checked against its seal, and with the key (``digest``) against its digest; a
     redacted subject (its digest) must have its ``redact`` record, so an identifier erased
-    without one is named."""
+    without one is named (``redacted_later``: the digests whose redaction was recorded after
+    ``head``, read once the chain is, so a redaction during the verify is no alarm)."""
     stored: dict[str, StoredText] = {}
     for text in texts:
         if content_version(text.text) != text.version:
@@ -124,6 +126,9 @@ def verify_chain(
             None,
             f"the chain ends early: {head.records - count} last record(s) missing",
         )
+    if erased and redacted_later is not None:  # redacted while we read, recorded after head
+        for late in redacted_later():
+            erased.pop(late, None)
     for first in erased.values():
         return VerifyResult(
             False, count, first, "subject erased without a recorded redaction (no redact record)"

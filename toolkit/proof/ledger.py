@@ -388,7 +388,14 @@ class Ledger:
         first record that does not hold."""
         head, rows = self._store.chain()
         digest = self._store.digest if self._store.keyed() else None
-        return verify_chain(head, rows, list(self._store.texts()), checkpoints, digest)
+        return verify_chain(
+            head,
+            rows,
+            list(self._store.texts()),
+            checkpoints,
+            digest,
+            lambda: self._store.redactions_after(head.seq),
+        )
 
     def checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
         """A signed checkpoint of the chain head, to keep outside the database."""

@@ -186,6 +186,9 @@ class ChainStore(Protocol):
         """Release connections and locks."""
 
 
+_VERIFY_RANGE = 20_000  # records read per transaction by a verify
+
+
 def subject_key_from_env() -> bytes | None:
     """``OPTIN_SUBJECT_KEY``: the subject key as 64 hex digits, or the path of a file holding
     them; None when unset (the ledger then keeps its own key)."""
@@ -850,16 +853,34 @@ class SqlStore:
         head = Head(0, 0, "") if row is None else Head(row.seq, row.records, row.hash)
 
         def rows() -> Iterator[tuple[int, ConsentEvent]]:
-            with self._reading() as conn:
-                result = conn.execution_options(yield_per=2000).execute(
-                    select(*self._columns)
-                    .where(events_table.c.seq <= head.seq)
-                    .order_by(events_table.c.seq)
-                )
-                for item in result:
+            # Range by range, each in its own short read: a verify of millions of records
+            # holds no snapshot for minutes (on PostgreSQL, a long one bloats the head row that
+            # every append rewrites). Records are never changed, so the ranges agree.
+            start = 0
+            while start < head.seq:
+                end = min(start + _VERIFY_RANGE, head.seq)
+                with self._reading() as conn:
+                    found = conn.execute(
+                        select(*self._columns)
+                        .where(events_table.c.seq > start, events_table.c.seq <= end)
+                        .order_by(events_table.c.seq)
+                    ).all()
+                for item in found:
                     yield int(item.seq), _row_event(item)
+                start = end
 
         return head, rows()
+
+    def redactions_after(self, seq: int) -> set[str]:
+        """The digests redacted by records after ``seq`` (a redaction during a verify)."""
+        with self._reading() as conn:
+            return set(
+                conn.execute(
+                    select(events_table.c.subject_digest).where(
+                        events_table.c.action == "redact", events_table.c.seq > seq
+                    )
+                ).scalars()
+            )
 
     def count(self) -> int:
         with self._reading() as conn:
