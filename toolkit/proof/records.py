@@ -161,7 +161,44 @@ def _typer(
     order = [*(name for name, _kind in _SPECIAL_TYPES), "fixed_line", "mobile"]
     parts = [f"(?P<{n}>{d[1].pattern})" for n in order if (d := descs[n]) is not None]
     first = re.compile("|".join(parts)) if parts else None
-    return regions[0], compiled(metadata.general_desc), descs, same, first
+    general = compiled(metadata.general_desc)
+    patterns = [d[1].pattern for d in (general, *descs.values()) if d is not None]
+    _FREE[code] = min((_free_digits(p[3:-1]) for p in patterns), default=0)  # "(?:...)"
+    return regions[0], general, descs, same, first
+
+
+_FREE_TAIL = re.compile(r"\\d\{(\d+)\}$")
+_FREE: dict[int, int] = {}  # per country code: how many last digits no pattern looks at
+_KINDS: dict[tuple[int, int, str], tuple[str, int]] = {}  # facts by code, length, prefix
+
+
+def _free_digits(pattern: str) -> int:
+    """How many last digits a metadata pattern leaves free: the least k over its top-level
+    alternatives, each of which must end with ``\\d{k}`` outside every group
+    (``(?:6[0-9]|7[3-9])\\d{6}|8\\d{7}``: 6), else 0."""
+    alternatives, depth, index, in_class, begin = [], 0, 0, False, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            alternatives.append(pattern[begin:index])
+            begin = index + 1
+        index += 1
+    if depth != 0 or in_class:
+        return 0
+    alternatives.append(pattern[begin:])
+    tails = [_FREE_TAIL.search(alternative) for alternative in alternatives]
+    return min((int(tail.group(1)) if tail else 0) for tail in tails)
 
 
 def _matches(nsn: str, desc: _Desc) -> bool:
@@ -193,26 +230,45 @@ def _facts(e164: str) -> tuple[str, int] | None:
         known = _typer(code)
         if known is None:
             return None
-        region, general, descs, same, first = known
         nsn = digits[size:]
-        if not _matches(nsn, general) or first is None:
-            return region, phonenumbers.PhoneNumberType.UNKNOWN
-        found = first.fullmatch(nsn)
-        if found is None:  # no type's pattern matches
-            return region, phonenumbers.PhoneNumberType.UNKNOWN
-        name = found.lastgroup or ""
-        # The first pattern in precedence order matched; when its length is allowed too, no
-        # earlier type can claim the number, and the answer is phonenumbers' own.
-        if _matches(nsn, descs.get(name)):
-            if name in _KIND:
-                return region, _KIND[name]
-            if name == "mobile":
-                return region, phonenumbers.PhoneNumberType.MOBILE
-            if same or _matches(nsn, descs["mobile"]):  # fixed_line
-                return region, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
-            return region, phonenumbers.PhoneNumberType.FIXED_LINE
-        return region, _precise(nsn, descs, same)
+        # Every pattern of the country ignores the last `free` digits: numbers that differ
+        # only there have the same facts (French mobiles: the first three digits decide).
+        free = _FREE[code]
+        key = (code, len(nsn), nsn[: len(nsn) - free]) if free >= 3 else None
+        if key is not None:
+            cached = _KINDS.get(key)
+            if cached is not None:
+                return cached
+            if len(_KINDS) > 100_000:
+                _KINDS.clear()
+            _KINDS[key] = facts = _facts_of(known, nsn)
+            return facts
+        return _facts_of(known, nsn)
     return None
+
+
+def _facts_of(
+    known: tuple[str, _Desc, dict[str, _Desc], bool, re.Pattern[str] | None], nsn: str
+) -> tuple[str, int]:
+    """The region and type of a national significant number of a single-region code."""
+    region, general, descs, same, first = known
+    if not _matches(nsn, general) or first is None:
+        return region, phonenumbers.PhoneNumberType.UNKNOWN
+    found = first.fullmatch(nsn)
+    if found is None:  # no type's pattern matches
+        return region, phonenumbers.PhoneNumberType.UNKNOWN
+    name = found.lastgroup or ""
+    # The first pattern in precedence order matched; when its length is allowed too, no
+    # earlier type can claim the number, and the answer is phonenumbers' own.
+    if _matches(nsn, descs.get(name)):
+        if name in _KIND:
+            return region, _KIND[name]
+        if name == "mobile":
+            return region, phonenumbers.PhoneNumberType.MOBILE
+        if same or _matches(nsn, descs["mobile"]):  # fixed_line
+            return region, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return region, phonenumbers.PhoneNumberType.FIXED_LINE
+    return region, _precise(nsn, descs, same)
 
 
 def _precise(nsn: str, descs: dict[str, _Desc], same: bool) -> int:
