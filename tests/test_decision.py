@@ -433,12 +433,9 @@ def test_L03_source_data_never_contacted_within_a_month_is_blocked(tmp_path: Pat
     assert "information-overdue" in summary and "invalid-date" in summary
 
 
-def test_the_first_message_to_source_data_must_carry_the_art14_information(
-    tmp_path: Path,
-) -> None:
-    """Issue 12 item 4 (the D.S.E case): proof of information. A `notice-sent` record keeps
-    the versions a message carried; for data from a source, the first one sent must be the
-    first-contact text, else the person is blocked until informed."""
+def rented_list_spec() -> tuple[Spec, toolkit.Rendered, toolkit.Rendered]:
+    """An SMS purpose whose numbers come from a rented list (Art. 14), with its regular and
+    first-contact footers."""
     data = minimal_data(("fr",))
     data["purposes"][0]["collected_from"] = ["source"]
     data["purposes"][0]["text"]["fr"]["data_categories"] = ["numéro"]
@@ -449,6 +446,16 @@ def test_the_first_message_to_source_data_must_carry_the_art14_information(
     spec = build(data)
     regular = toolkit.render(spec, "sms-footer", "fr")
     first = toolkit.render(spec, "sms-footer", "fr", first_contact=True, collection="source")
+    return spec, regular, first
+
+
+def test_the_first_message_to_source_data_must_carry_the_art14_information(
+    tmp_path: Path,
+) -> None:
+    """Issue 12 item 4 (the D.S.E case): proof of information. A `notice-sent` record keeps
+    the versions a message carried; for data from a source, the first one sent must be the
+    first-contact text, else the person is blocked until informed."""
+    spec, regular, first = rented_list_spec()
     with Ledger(tmp_path / "l.db", spec=spec) as book:
         for number, footer in (("+33612345671", regular), ("+33612345672", first)):
             book.record(number, "sms_offers", "notice-sent", method="api", locale="fr",
@@ -472,16 +479,7 @@ def test_a_first_contact_message_that_failed_informed_nobody(tmp_path: Path) -> 
     `delivery`, linked to the message by its id). A first-contact message reported failed did
     not inform: the next message must carry the first-contact text again. The audit reads it
     the same way as can_send."""
-    data = minimal_data(("fr",))
-    data["purposes"][0]["collected_from"] = ["source"]
-    data["purposes"][0]["text"]["fr"]["data_categories"] = ["numéro"]
-    data["source"] = {
-        "publicly_accessible": True,
-        "text": {"fr": {"description": "un fichier loué", "sms": "un fichier loué"}},
-    }
-    spec = build(data)
-    regular = toolkit.render(spec, "sms-footer", "fr")
-    first = toolkit.render(spec, "sms-footer", "fr", first_contact=True, collection="source")
+    spec, regular, first = rented_list_spec()
     number = "+33612345671"
     with Ledger(tmp_path / "l.db", spec=spec) as book:
 

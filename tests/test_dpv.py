@@ -137,3 +137,9 @@ def test_without_spec_and_other_bases(tmp_path: Path) -> None:
     assert last["dpv:hasConsentStatus"]["dpv:hasLegalBasis"] == "dpv:LegitimateInterest"
     assert last["dpv:hasProcess"]["dpv:hasDataSource"] == [{"@type": "dpv:PublicDataSource"}]
     assert last["dpv:hasProcess"]["dpv:hasPersonalData"][0] == "pd:EmailAddress"
+    # redacted (item 7): the record keeps its digest, and still says an e-mail address was used
+    book.redact("agence@immo.example", request=True)
+    last = [r for r in export(db, "--spec", DSE) if r["optin:action"] == "opposition"][-1]
+    assert last["dpv:hasDataSubject"]["dct:identifier"].startswith("hmac-sha256:")
+    assert last["dpv:hasProcess"]["dpv:hasPersonalData"][0] == "pd:EmailAddress"
+    assert all(r["optin:action"] != "redact" for r in export(db, "--spec", DSE))

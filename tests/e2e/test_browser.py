@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -170,16 +171,26 @@ def outbox(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@contextmanager
+def served_with(spec_file: Path, work: Path) -> Iterator[tuple[str, Ledger, Path]]:
+    """The demo served with another spec, its ledger, and the file its outbox writes."""
+    import toolkit
+
+    url = f"sqlite:///{work / 'optin.db'}"
+    sent = work / "outbox.jsonl"
+    with demo_server(url, {"OPTIN_SPEC": str(spec_file), "OPTIN_OUTBOX": str(sent)}) as (base, _o):
+        with Ledger(url, spec=toolkit.load_spec(spec_file)) as book:
+            yield base, book, sent
+
+
 def test_double_opt_in_by_code_in_the_browser(
     tmp_path_factory: pytest.TempPathFactory, page: Page
 ) -> None:
     """The code route end to end: the code SMS goes out; a wrong code is refused in the page's
-    language and changes nothing; the right one confirms, and the receipt says so."""
+    language and changes nothing; the right one confirms."""
     import re
 
     from conftest import ROOT
-
-    import toolkit
 
     work = tmp_path_factory.mktemp("code")
     spec_file = work / "spec.toml"
@@ -188,10 +199,7 @@ def test_double_opt_in_by_code_in_the_browser(
         + '\n[confirmation]\nsms = "code"\n',
         encoding="utf-8",
     )
-    url = f"sqlite:///{work / 'optin.db'}"
-    sent = work / "outbox.jsonl"
-    with demo_server(url, {"OPTIN_SPEC": str(spec_file), "OPTIN_OUTBOX": str(sent)}) as (base, _o):
-        book = Ledger(url, spec=toolkit.load_spec(spec_file))
+    with served_with(spec_file, work) as (base, book, sent):
         page.goto(f"{base}/?lang=fr")
         page.fill("#phone", "06 98 76 54 31")
         page.get_by_label("J'accepte de recevoir par SMS").check()
@@ -213,7 +221,6 @@ def test_double_opt_in_by_code_in_the_browser(
         assert book.can_send("+33698765431", "sms_offers").allowed
         assert [e.method for e in book.history("+33698765431")] == ["web-form", "code"]
         assert csp_violations(page) == []
-        book.close()
 
 
 def test_double_opt_in_by_email_link_in_the_browser(
@@ -225,14 +232,9 @@ def test_double_opt_in_by_email_link_in_the_browser(
 
     from conftest import ROOT
 
-    import toolkit
-
     work = tmp_path_factory.mktemp("link")
     spec_file = ROOT / "examples" / "newsletter.toml"
-    url = f"sqlite:///{work / 'optin.db'}"
-    sent = work / "outbox.jsonl"
-    with demo_server(url, {"OPTIN_SPEC": str(spec_file), "OPTIN_OUTBOX": str(sent)}) as (base, _o):
-        book = Ledger(url, spec=toolkit.load_spec(spec_file))
+    with served_with(spec_file, work) as (base, book, sent):
         page.goto(f"{base}/?lang=de")
         page.fill("#email", "Anna@Example.org")
         page.locator("input[name=consent_newsletter]").check()
@@ -247,4 +249,3 @@ def test_double_opt_in_by_email_link_in_the_browser(
         assert book.can_send("anna@example.org", "newsletter").allowed
         assert [e.method for e in book.history("anna@example.org")] == ["web-form", "email-link"]
         assert csp_violations(page) == []
-        book.close()

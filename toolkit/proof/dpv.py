@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..spec import Purpose, Spec
-from .records import ConsentEvent
+from .records import ConsentEvent, is_redacted
 
 # The 27560 fields (guide §7.2, §8) -> DPV terms -> where the value comes from:
 #   schema version        dct:conformsTo                 PROFILE
@@ -197,7 +197,12 @@ def _purpose(spec: Spec | None, purpose_id: str) -> Purpose | None:
 
 def _process(event: ConsentEvent, spec: Spec | None, purpose: Purpose | None) -> dict[str, Any]:
     """The 27560 processing fields: purpose, data, controller, retention, withdrawal..."""
-    data: list[Any] = ["pd:EmailAddress" if "@" in event.subject else "pd:TelephoneNumber"]
+    email = (
+        purpose.channel == "email"  # a redacted subject no longer says what it was
+        if is_redacted(event.subject) and purpose is not None
+        else "@" in event.subject
+    )
+    data: list[Any] = ["pd:EmailAddress" if email else "pd:TelephoneNumber"]
     process: dict[str, Any] = {
         "@type": "dpv:Process",
         "dpv:hasPurpose": {"@type": "dpv:Purpose", "dct:identifier": event.purpose},
