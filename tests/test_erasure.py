@@ -314,3 +314,17 @@ def test_verify_reads_the_chain_range_by_range(
     engine.dispose()
     result = book.verify()
     assert not result.ok and "missing (seq 3)" in result.reason  # a gap at a range's edge
+
+
+@pytest.mark.parametrize("size", [16, 32, 64, 65, 100])
+def test_the_subject_digest_is_hmac_sha256(size: int) -> None:
+    """The digest's precomputed key pads give RFC 2104's HMAC-SHA256, for every key length."""
+    import hmac
+    import os
+
+    from toolkit.proof.records import digest_subject
+
+    key = os.urandom(size)
+    for subject in (NUMBER, "anna@example.org", ""):
+        expected = hmac.new(key, subject.encode(), "sha256").hexdigest()
+        assert digest_subject(key, subject) == "hmac-sha256:" + expected

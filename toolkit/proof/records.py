@@ -8,7 +8,6 @@ must be able to demonstrate consent; EDPB 05/2020 §§104-108).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import json
 import os
@@ -18,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import phonenumbers
@@ -404,7 +403,23 @@ def digest_subject(key: bytes, subject: str) -> str:
     """A normalised subject's keyed digest: what the chain covers, and what stays of the
     subject once redacted (so that an objection still blocks the same number). Keyed, since a
     plain hash of a phone number is undone by trying every number."""
-    return DIGEST_PREFIX + hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()
+    inner, outer = _pads(key)
+    digest = inner.copy()
+    digest.update(subject.encode())
+    result = outer.copy()
+    result.update(digest.digest())
+    return DIGEST_PREFIX + str(result.hexdigest())
+
+
+@lru_cache(maxsize=8)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 (RFC 2104) with its key pads hashed once: a verify or an audit digests
+    millions of subjects, and ``hmac.digest`` sets the key up again each time (5x slower)."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
 
 
 def new_salt() -> str:
