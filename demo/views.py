@@ -23,18 +23,23 @@ from flask import (
 )
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from toolkit import capture
 from toolkit import confirm as confirmation
 from toolkit.confirm import Sender
 from toolkit.csvio import CsvError, read_csv
-from toolkit.flask import ConsentFormError, record_consent, request_locale, state, ticked_purposes
-from toolkit.i18n import locale_for_country, translations
+from toolkit.flask import (
+    ConsentFormError,
+    record_consent,
+    record_withdrawal,
+    request_locale,
+    state,
+)
+from toolkit.i18n import translations
 from toolkit.proof import ConsentEvent, LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
-from toolkit.proof.records import normalise_subject, number_facts
-from toolkit.render import notice_context
 from toolkit.rules import days
-from toolkit.sms import SmsError, gsm_safe, parse_reply, preview, spec_keywords
+from toolkit.sms import SmsError, gsm_safe, preview
 
 public = Blueprint("public", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,7 +63,7 @@ def sign_up() -> Any:
     try:
         events = record_consent(request.form)
     except ConsentFormError as exc:
-        return render_template("index.html", error=str(exc)), 400
+        return _form_error("index.html", exc)
     if not events:
         return render_template(
             "index.html",
@@ -188,45 +193,43 @@ def _receipt(event_id: str) -> dict[str, Any]:
         abort(404, "No such receipt")
 
 
+def _form_error(template: str, exc: ConsentFormError, **context: Any) -> tuple[str, int]:
+    """The form again, with the error beside its field (in the page's language) and what
+    was typed kept."""
+    typed = {k: v for k, v in request.form.items() if k in ("phone", "email")}
+    page = render_template(
+        template, error=exc.message, error_field=exc.field, typed=typed, **context
+    )
+    return page, 400
+
+
 @public.route("/withdraw", methods=["GET", "POST"])
 def withdraw() -> Any:
-    spec = state().spec
-    purposes = [p for p in spec.purposes if p.legal_basis == "consent"]
+    purposes = capture.form_purposes(state().spec)
     if request.method == "GET":
-        return render_template("withdraw.html", purposes=purposes)
+        done = request.args.get("done", "")
+        events = [_event(event_id) for event_id in done.split(",") if event_id]
+        return render_template("withdraw.html", purposes=purposes, done=events)
     try:
-        chosen = ticked_purposes(request.form)
+        events = record_withdrawal(request.form)
     except ConsentFormError as exc:
-        return render_template("withdraw.html", purposes=purposes, error=str(exc)), 400
-    if not chosen:
+        return _form_error("withdraw.html", exc, purposes=purposes)
+    if not events:
         return render_template(
             "withdraw.html",
             purposes=purposes,
             notice=_("You ticked no box, so we recorded nothing."),
         )
-    ledger = state().ledger
+    # Post/Redirect/Get: a reload never withdraws twice; the receipts are on the next page.
+    ids = ",".join(event.id for event in events)
+    return redirect(url_for("public.withdraw", done=ids, lang=request_locale()), 303)
+
+
+def _event(event_id: str) -> ConsentEvent:
     try:
-        events = ledger.append(
-            [
-                ledger.prepare(
-                    request.form.get("phone", ""),
-                    purpose,
-                    "withdraw",
-                    method="web-form",
-                    locale=request_locale(),
-                    region=spec.controller.country,
-                    evidence={
-                        "form_url": request.url,
-                        "ip": request.remote_addr,
-                        "user_agent": request.headers.get("User-Agent", ""),
-                    },
-                )
-                for purpose in chosen
-            ]
-        )
-    except LedgerError as exc:
-        return render_template("withdraw.html", purposes=purposes, error=str(exc)), 400
-    return render_template("withdraw.html", purposes=purposes, done=events)
+        return state().ledger.event(event_id)
+    except LedgerError:
+        abort(404, "No such record")
 
 
 # --- notices ---------------------------------------------------------------------------------
@@ -253,16 +256,6 @@ def notice_pdf() -> Response:
 # --- SMS: inbound webhook, preview, "can I send?" ----------------------------------------------
 
 
-def _sender_locale(sender: str, spec: Any) -> str | None:
-    """The language of the sender's number's country, if the spec has it (L-06: a German SIM
-    is answered in German, whatever the carrier's request says)."""
-    try:
-        country = number_facts(normalise_subject(sender, spec.controller.country))[0]
-    except (LedgerError, ValueError):
-        return None
-    return locale_for_country(country, spec.locales)
-
-
 @public.post("/sms/inbound")
 def sms_inbound() -> Response:
     secret = current_app.config["OPTIN_WEBHOOK_SECRET"]
@@ -271,51 +264,12 @@ def sms_inbound() -> Response:
         given = request.headers.get("X-Optin-Signature", "")
         if not hmac.compare_digest(expected, given):
             abort(403, "Bad signature")
-    spec, ledger = state().spec, state().ledger
     sender, body = request.form.get("From", ""), request.form.get("Body", "")
-    reply = parse_reply(body, spec_keywords(spec))
-    locale = _sender_locale(sender, spec) or request_locale()
-    name = spec.controller.name
-    if reply.kind == "opt-out":
-        sms_purposes = spec.sms_stop_purposes()  # what the notices say STOP stops
-        try:
-            ledger.append(
-                [
-                    ledger.prepare(
-                        sender,
-                        purpose,
-                        "opposition",
-                        method="sms-reply",
-                        locale=locale,
-                        region=spec.controller.country,
-                        evidence={"message": body[:160]},
-                    )
-                    for purpose in sms_purposes
-                ]
-            )
-        except LedgerError as exc:
-            abort(400, str(exc))
-        return _twiml(_("You will no longer receive SMS from %(name)s.", locale, name=name))
-    if reply.kind == "confirm":
-        waiting = confirmation.awaiting(ledger, sender, spec.controller.country)
-        if not waiting:
-            return _twiml(None)  # nothing to confirm: a YES like any other message
-        confirmation.confirm(
-            ledger, sender, waiting, "sms-reply", locale, region=spec.controller.country
-        )
-        return _twiml(_("Thank you: your consent is confirmed.", locale))
-    if reply.kind == "help":
-        sms = notice_context(spec, locale).sms
-        return _twiml(
-            _(
-                "%(name)s (contact: %(email)s). To stop our SMS: %(opt_out)s",
-                locale,
-                name=name,
-                email=spec.controller.email,
-                opt_out=sms.opt_out if sms else "STOP",
-            )
-        )
-    return _twiml(None)
+    try:
+        answer = capture.inbound_sms(state().ledger, sender, body, request_locale())
+    except ConsentFormError as exc:
+        abort(400, exc.message)
+    return _twiml(answer.reply)
 
 
 def _twiml(message: str | None) -> Response:
@@ -441,30 +395,22 @@ def _outbox() -> list[tuple[str, Any]]:
 def objection() -> Any:
     """An objection received by e-mail, on the phone or by post, recorded as the notices
     promise it can be (GDPR Art. 21(3)): one opposition per purpose chosen."""
-    spec, ledger = state().spec, state().ledger
-    method = request.form.get("method", "")
-    chosen = request.form.getlist("purpose")
-    known = {p.id for p in spec.purposes if p.direct_marketing}
-    if method not in ("email", "phone", "post") or not chosen or not set(chosen) <= known:
-        abort(400, _("Choose how the objection was received and at least one purpose."))
-    note = request.form.get("note", "").strip()
+    ledger = state().ledger
     try:
-        events = ledger.append(
-            [
-                ledger.prepare(
-                    request.form.get("subject", ""),
-                    purpose,
-                    "opposition",
-                    method=method,
-                    locale=request_locale(),
-                    region=spec.controller.country,
-                    evidence={"message": note} if note else None,
-                )
-                for purpose in chosen
-            ]
+        events = capture.record(
+            ledger,
+            capture.objections(
+                ledger,
+                request.form.get("subject", ""),
+                request.form.getlist("purpose"),
+                method=request.form.get("method", ""),
+                locale=request_locale(),
+                note=request.form.get("note", "").strip(),
+            ),
+            request_locale(),
         )
-    except LedgerError as exc:
-        abort(400, str(exc))
+    except ConsentFormError as exc:
+        abort(400, exc.message)
     session["admin_notice"] = _("Objection recorded for %(count)s purpose(s).", count=len(events))
     return redirect(url_for("admin.dashboard"), 303)
 

@@ -128,10 +128,10 @@ def test_no_box_ticked_stores_nothing(app: Flask, client: FlaskClient) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"phone": "12"}, "invalid phone number"),
-        ({"consent_spam": "spam"}, "unknown consent purpose"),
-        ({"optin_version_checkbox": "sha256:" + "0" * 64}, "no stored text"),
-        ({"optin_locale": "pt"}, "unknown locale"),
+        ({"phone": "12"}, "Ce numéro de téléphone n&#39;est pas valide."),
+        ({"consent_spam": "spam"}, "une finalité que nous ne connaissons pas"),
+        ({"optin_version_checkbox": "sha256:" + "0" * 64}, "n&#39;est plus à jour"),
+        ({"optin_locale": "pt"}, "n&#39;est plus à jour"),
         ({"csrf_token": "forged"}, "CSRF"),
     ],
 )
@@ -163,7 +163,9 @@ def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -
     data = form_fields(client.get("/withdraw?lang=fr").get_data(as_text=True))
     data.update({"phone": "06 12 34 56 78", "consent_sms_offers": "sms_offers"})
     response = client.post("/withdraw?lang=fr", data=data)
-    assert response.status_code == 200
+    assert response.status_code == 303  # Post/Redirect/Get, to the receipts
+    done = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "votre consentement est retiré" in done and "/receipt/" in done
     decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
     assert decision["allowed"] is False and decision["reason"].startswith("withdrawn by web form")
     assert [e.action for e in ledger(app).events()] == ["grant", "confirm", "withdraw"]
@@ -447,7 +449,7 @@ def test_the_sign_up_asks_for_an_email_only_when_a_purpose_uses_it(
     (required) and no phone number, which a browser would otherwise demand first."""
     page = client.get("/?lang=fr").get_data(as_text=True)
     assert 'name="email"' not in page
-    assert '<input id="phone" name="phone" type="tel" autocomplete="tel" required>' in page
+    assert '<input id="phone" name="phone" type="tel" autocomplete="tel" required value="">' in page
     app = create_app(
         {
             "OPTIN_SPEC": str(ROOT / "examples" / "newsletter.toml"),
@@ -459,7 +461,10 @@ def test_the_sign_up_asks_for_an_email_only_when_a_purpose_uses_it(
     page = app.test_client().get("/?lang=de").get_data(as_text=True)
     assert 'name="phone"' not in page
     assert '<label for="email">E-Mail-Adresse</label>' in page
-    assert '<input id="email" name="email" type="email" autocomplete="email" required>' in page
+    assert (
+        '<input id="email" name="email" type="email" autocomplete="email" required value="">'
+        in page
+    )
 
 
 def consent_api(client: FlaskClient, subject: str, purpose: str = "sms_offers") -> Any:

@@ -23,19 +23,16 @@ from flask import Flask, current_app, g, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from .errors import LedgerUnavailable, ToolkitError
+from . import capture
+from .errors import ToolkitError
 from .i18n import negotiate
 from .proof import ConsentEvent, Ledger
 from .proof.checkpoint import load_key
-from .render import ARTEFACTS, render
+from .render import render
 from .spec import Spec, load_spec
 
-#: The hidden fields a consent form carries the shown versions in (from the artefact registry).
-VERSION_FIELDS = {name: a.form_field for name, a in ARTEFACTS.items() if a.form_field}
-
-
-class ConsentFormError(ToolkitError, ValueError):
-    """A submitted consent form that cannot be recorded (the demo answers 400)."""
+#: A submitted consent form that cannot be recorded (the demo answers 400).
+ConsentFormError = capture.CaptureError
 
 
 @dataclass
@@ -119,12 +116,8 @@ def _negotiate_request_locale() -> str:
 
 
 def asks_for(channel: str) -> bool:
-    """Whether a form should ask for this channel's contact (an e-mail address only when a
-    consent purpose collected from the person uses e-mail: data minimisation, Art. 5(1)(c))."""
-    return any(
-        p.channel == channel and p.legal_basis == "consent" and "person" in p.collected_from
-        for p in state().spec.purposes
-    )
+    """Whether a form should ask for this channel's contact (``capture.asks_for``)."""
+    return capture.asks_for(state().spec, channel)
 
 
 def consent_checkboxes() -> Markup:
@@ -153,15 +146,12 @@ def sms_footer(first_contact: bool = False) -> str:
 
 def ticked_purposes(form: Mapping[str, Any]) -> list[str]:
     """The consent purposes whose ``consent_<purpose>`` box was ticked (unknown ones refused)."""
-    consent_ids = state().consent_purposes
-    ticked = []
-    for key in form:
-        if key.startswith("consent_"):
-            purpose = key.removeprefix("consent_")
-            if purpose not in consent_ids:
-                raise ConsentFormError(f"unknown consent purpose {purpose!r}")
-            ticked.append(purpose)
-    return ticked
+    return [p.id for p in capture.ticked(state().spec, form, request_locale())]
+
+
+def origin() -> capture.Origin:
+    """This request as the evidence of a capture: its address, IP address and browser."""
+    return capture.Origin(request.url, request.remote_addr, request.headers.get("User-Agent", ""))
 
 
 def record_consent(
@@ -174,46 +164,27 @@ def record_consent(
     """Record one grant per ticked ``consent_<purpose>`` box, with the versions the form
     carried: the e-mail address for e-mail purposes, the phone number for the others.
     Everything is validated first and written in one transaction: nothing is stored on
-    bad input (``ConsentFormError``) or when the ledger is down (``LedgerUnavailable``).
-    Returns the events written: none when no box was ticked."""
-    optin = state()
-    spec, ledger = optin.spec, optin.ledger
-    ticked = ticked_purposes(form)
-    locale = str(form.get("optin_locale") or "")
-    if locale not in spec.locales:
-        raise ConsentFormError(f"unknown locale {locale!r}")
-    versions = {a: str(form.get(field) or "") for a, field in VERSION_FIELDS.items()}
-    if not all(versions.values()):
-        raise ConsentFormError("the form lacks the versions of the texts it showed")
-    evidence = {
-        "form_url": request.url,
-        "user_agent": request.headers.get("User-Agent", ""),
-        "ip": request.remote_addr,
-    }
-    by_subject: dict[str, list[str]] = {}
-    for purpose in ticked:
-        field = email_field if spec.purpose(purpose).channel == "email" else phone_field
-        subject = str(form.get(field) or "").strip()
-        if not subject:
-            raise ConsentFormError(f"{field}: required for {purpose}")
-        by_subject.setdefault(subject, []).append(purpose)
-    try:
-        prepared = [
-            ledger.prepare(
-                subject,
-                purpose,
-                "grant",
-                method="web-form",
-                versions=versions,
-                locale=locale,
-                evidence=evidence,
-                region=region or spec.controller.country,
-            )
-            for subject, purposes in by_subject.items()
-            for purpose in purposes
-        ]
-        return ledger.append(prepared)
-    except LedgerUnavailable:
-        raise  # an outage, not the visitor's fault: the app answers 503
-    except ToolkitError as exc:
-        raise ConsentFormError(str(exc)) from None
+    bad input (``ConsentFormError``, naming the field, in the page's language) or when the
+    ledger is down (``LedgerUnavailable``). Returns the events written: none when no box
+    was ticked."""
+    ledger = state().ledger
+    fields = capture.Fields(phone_field, email_field)
+    locale = request_locale()
+    prepared = capture.grants(ledger, form, origin(), locale, fields=fields, region=region)
+    return capture.record(ledger, prepared, locale)
+
+
+def record_withdrawal(
+    form: Mapping[str, Any],
+    *,
+    phone_field: str = "phone",
+    email_field: str = "email",
+    region: str | None = None,
+) -> list[ConsentEvent]:
+    """Record one withdrawal per ticked ``consent_<purpose>`` box, each with the contact of
+    its purpose's channel; all or nothing, as ``record_consent``."""
+    ledger = state().ledger
+    fields = capture.Fields(phone_field, email_field)
+    locale = request_locale()
+    prepared = capture.withdrawals(ledger, form, origin(), locale, fields=fields, region=region)
+    return capture.record(ledger, prepared, locale)
