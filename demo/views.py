@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -26,7 +25,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from toolkit import capture
 from toolkit import confirm as confirmation
 from toolkit.confirm import Sender
-from toolkit.csvio import CsvError, read_csv
+from toolkit.csvio import CsvError, SafeWriter, read_csv
 from toolkit.flask import (
     ConsentFormError,
     record_consent,
@@ -439,7 +438,7 @@ def audit() -> Any:
         columns, rows = read_csv(handle, upload.filename or "upload")
         index = columns.index(phone_column(columns, None))
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SafeWriter(out)
         writer.writerow([*columns, "sendable", "reason"])
         summary = run_audit(
             state().ledger,

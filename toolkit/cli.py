@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 bad input (every problem on stderr as ``FILE: path: mes
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import click
 
 from . import __version__
 from .context import COLLECTIONS
-from .csvio import read_csv
+from .csvio import SafeWriter, read_csv
 from .errors import SpecError, ToolkitError
 from .render import ARTEFACTS, render
 from .sms import (
@@ -393,7 +392,7 @@ def sms_batch(
             columns, rows = read_csv(handle, campaign)
             out = sys.stdout if output is None else open(output, "w", encoding="utf-8", newline="")
             try:
-                writer = csv.writer(out)
+                writer = SafeWriter(out)  # a report opened in a spreadsheet runs no formula
                 writer.writerow([*columns, *REPORT_COLUMNS])
                 size = os.fstat(raw.fileno()).st_size
                 with click.progressbar(

@@ -1,13 +1,16 @@
-"""Reading the CSV files people bring (campaigns, contact lists): UTF-8, a header, clear errors.
+"""The CSV files people bring (campaigns, contact lists) and the ones we write back.
 
-Rows are streamed as lists, so a file of any size is read in constant memory.
+Reading: UTF-8, a header, clear errors; rows are streamed as lists, so a file of any size is
+read in constant memory. Writing: every cell a spreadsheet would run as a formula is
+neutralised (CSV injection, OWASP's rule), since audits and exports are opened in one.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from typing import TextIO
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from .errors import ToolkitError
 
@@ -37,3 +40,34 @@ def read_csv(handle: TextIO, source: str) -> tuple[list[str], Iterator[list[str]
             raise CsvError(f"{source}: line {reader.line_num}: {exc}") from None
 
     return columns, rows()
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = frozenset("=+-@\t\r")
+# A number or a phone number ("+33 6 12 34 56 78", "-12.5", "+1 (555) 123-4567"): at worst
+# arithmetic, never a function call; kept as it is so that numbers survive the round trip.
+_NUMBER = re.compile(r"[+-]?[\d .()-]*\d[\d .()-]*")
+
+
+def neutralise(cell: Any) -> str:
+    """A cell made safe to open in a spreadsheet: one that starts with = + - @, a tab or a
+    carriage return gets a leading apostrophe (shown as text, never run), unless it is a
+    plain number or phone number."""
+    text = "" if cell is None else str(cell)
+    if text and text[0] in FORMULA_STARTS and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class SafeWriter:
+    """``csv.writer`` whose every cell is neutralised."""
+
+    def __init__(self, handle: TextIO, **options: Any) -> None:
+        self._writer = csv.writer(handle, **options)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([neutralise(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)

@@ -7,7 +7,6 @@ streamed in chunks so a file of millions of rows runs in constant memory, on eve
 
 from __future__ import annotations
 
-import csv
 import multiprocessing
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TextIO
 
+from ..csvio import SafeWriter
 from ..errors import LedgerError
 from ..rules import RuleBook
 from .decision import BLOCKING_CODES, Policy, decide, subject_of
@@ -248,7 +248,7 @@ def run_audit(
 
 def csv_writer(handle: TextIO, columns: list[str]) -> Callable[[Sequence[str], str], object]:
     """A writer of audited rows: the file's columns plus ``reason``."""
-    writer = csv.writer(handle)
+    writer = SafeWriter(handle)  # the file is opened in a spreadsheet: no formula runs
     writer.writerow([*columns, "reason"])
 
     def write(row: Sequence[str], reason: str) -> object:

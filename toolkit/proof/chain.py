@@ -4,7 +4,6 @@ read an export. No I/O here: the store feeds rows in, so each rule is testable o
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -12,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..csvio import SafeWriter
 from ..errors import LedgerError
 from ..render import content_version
 from .records import GENESIS, ConsentEvent, compute_hash, is_redacted, subject_problem
@@ -158,7 +158,7 @@ def export_csv(events: Iterable[ConsentEvent]) -> Iterator[str]:
     """CSV lines, header first; mappings (versions, evidence) as JSON in their cell."""
     columns = list(ConsentEvent.__dataclass_fields__)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="")
+    writer = SafeWriter(buffer, lineterminator="")  # a subject or a message may be a formula
     writer.writerow(columns)
     yield buffer.getvalue()
     for item in events:
