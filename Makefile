@@ -79,8 +79,8 @@ bench: catalogs sysdeps
 ## Serve the demo on http://127.0.0.1:5000 with gunicorn (one worker process per core, 4 threads
 ## each; see demo/gunicorn.conf.py), SQLite ledger in instance/optin.db; the admin token is
 ## printed at start unless OPTIN_ADMIN_TOKEN is set.
-demo: catalogs
-	$(BIN)/gunicorn -c demo/gunicorn.conf.py
+demo: catalogs  # local development: unsigned SMS webhooks allowed (curl, the tests' carrier)
+	OPTIN_WEBHOOK_UNSIGNED=1 $(BIN)/gunicorn -c demo/gunicorn.conf.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPTIN_DATABASE_URL=os.environ.get("OPTIN_DATABASE_URL")
         or f"sqlite:///{Path(app.instance_path) / 'optin.db'}",
         OPTIN_ADMIN_TOKEN=os.environ.get("OPTIN_ADMIN_TOKEN") or "",
+        # Inbound SMS webhooks: whichever carrier is configured; unsigned ones only when
+        # allowed explicitly, for local development (`make demo` does).
         OPTIN_WEBHOOK_SECRET=os.environ.get("OPTIN_WEBHOOK_SECRET") or "",
+        OPTIN_TWILIO_AUTH_TOKEN=os.environ.get("OPTIN_TWILIO_AUTH_TOKEN") or "",
+        OPTIN_VONAGE_SIGNATURE_SECRET=os.environ.get("OPTIN_VONAGE_SIGNATURE_SECRET") or "",
+        OPTIN_VONAGE_SIGNATURE_METHOD=os.environ.get("OPTIN_VONAGE_SIGNATURE_METHOD") or "md5hash",
+        OPTIN_TELNYX_PUBLIC_KEY=os.environ.get("OPTIN_TELNYX_PUBLIC_KEY") or "",
+        OPTIN_WEBHOOK_UNSIGNED=os.environ.get("OPTIN_WEBHOOK_UNSIGNED") == "1",
         OPTIN_OUTBOX=os.environ.get("OPTIN_OUTBOX") or "",
         OPTIN_SIGNING_KEY=os.environ.get("OPTIN_SIGNING_KEY") or "",
         OPTIN_HTTPS=os.environ.get("OPTIN_HTTPS") == "1",

@@ -22,7 +22,7 @@ from flask import (
 )
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from toolkit import capture
+from toolkit import capture, carriers
 from toolkit import confirm as confirmation
 from toolkit.confirm import Sender
 from toolkit.csvio import CsvError, SafeWriter, read_csv
@@ -255,19 +255,55 @@ def notice_pdf() -> Response:
 # --- SMS: inbound webhook, preview, "can I send?" ----------------------------------------------
 
 
+def _verifiers() -> list[carriers.Verifier]:
+    """The carriers whose keys are configured (OPTIN_TWILIO_AUTH_TOKEN...)."""
+    config = current_app.config
+    found: list[carriers.Verifier] = []
+    if config["OPTIN_TWILIO_AUTH_TOKEN"]:
+        found.append(carriers.TwilioVerifier(config["OPTIN_TWILIO_AUTH_TOKEN"]))
+    if config["OPTIN_VONAGE_SIGNATURE_SECRET"]:
+        found.append(
+            carriers.VonageVerifier(
+                config["OPTIN_VONAGE_SIGNATURE_SECRET"], config["OPTIN_VONAGE_SIGNATURE_METHOD"]
+            )
+        )
+    if config["OPTIN_TELNYX_PUBLIC_KEY"]:
+        found.append(carriers.TelnyxVerifier(config["OPTIN_TELNYX_PUBLIC_KEY"]))
+    if config["OPTIN_WEBHOOK_SECRET"]:
+        found.append(carriers.GenericVerifier(config["OPTIN_WEBHOOK_SECRET"]))
+    return found
+
+
 @public.post("/sms/inbound")
 def sms_inbound() -> Response:
-    secret = current_app.config["OPTIN_WEBHOOK_SECRET"]
-    if secret:
-        expected = hmac.new(secret.encode(), request.get_data(), hashlib.sha256).hexdigest()
-        given = request.headers.get("X-Optin-Signature", "")
-        if not hmac.compare_digest(expected, given):
-            abort(403, "Bad signature")
-    sender, body = request.form.get("From", ""), request.form.get("Body", "")
+    """A carrier's webhook: checked by the signature it carries, then handled; the reply is
+    TwiML for Twilio (and the generic form), sent through the Sender for the others."""
+    body = request.get_data()  # read (and kept) before the form is parsed out of it
+    form = request.values  # Vonage may sign a GET-style query as well as a form
     try:
-        answer = capture.inbound_sms(state().ledger, sender, body, request_locale())
+        inbound = carriers.read_inbound(
+            _verifiers(),
+            request.url,
+            request.headers,
+            form,
+            body,
+            allow_unsigned=bool(current_app.config["OPTIN_WEBHOOK_UNSIGNED"]),
+        )
+        answer = capture.inbound_sms(
+            state().ledger,
+            inbound.sender,
+            inbound.text,
+            request_locale(),
+            message_id=inbound.message_id,
+        )
+    except carriers.WebhookError as exc:
+        abort(403, str(exc))
     except ConsentFormError as exc:
         abort(400, exc.message)
+    if inbound.carrier in ("vonage", "telnyx"):
+        if answer.reply:
+            _sender().send(confirmation.Outgoing("sms", inbound.sender, answer.reply))
+        return jsonify({})
     return _twiml(answer.reply)
 
 

@@ -68,6 +68,8 @@ def _demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     the repository's instance/."""
     monkeypatch.setenv("OPTIN_OUTBOX", str(tmp_path / "outbox.jsonl"))
     monkeypatch.setenv("OPTIN_SIGNING_KEY", str(tmp_path / "signing.key"))
+    # as `make demo` runs it: unsigned webhooks allowed (tests of signatures turn it off)
+    monkeypatch.setenv("OPTIN_WEBHOOK_UNSIGNED", "1")
 
 
 @pytest.fixture
@@ -210,6 +212,7 @@ def demo_server(
         "OPTIN_ADMIN_TOKEN": "test-token",
         "OPTIN_OUTBOX": str(Path(log.name).with_suffix(".outbox.jsonl")),
         "OPTIN_SIGNING_KEY": str(Path(log.name).with_suffix(".key")),
+        "OPTIN_WEBHOOK_UNSIGNED": "1",
         **(env or {}),
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}

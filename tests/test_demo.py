@@ -7,6 +7,7 @@ import hmac
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,11 +209,16 @@ def test_webhook_signature_when_configured(app: Flask, client: FlaskClient) -> N
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     forged = client.post("/sms/inbound", data=body, headers={**headers, "X-Optin-Signature": "00"})
     assert forged.status_code == 403 and ledger(app).count() == 0
-    signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
-    good = client.post(
-        "/sms/inbound", data=body, headers={**headers, "X-Optin-Signature": signature}
-    )
+    stamp = str(int(time.time()))  # the generic signature covers a timestamp (replays)
+    signed = (stamp + "." + body).encode()
+    signature = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    headers.update({"X-Optin-Signature": signature, "X-Optin-Timestamp": stamp})
+    good = client.post("/sms/inbound", data=body, headers=headers)
     assert good.status_code == 200 and ledger(app).count() == 1
+    stale = str(int(time.time()) - 3600)
+    old = hmac.new(SECRET.encode(), (stale + "." + body).encode(), hashlib.sha256).hexdigest()
+    headers.update({"X-Optin-Signature": old, "X-Optin-Timestamp": stale})
+    assert client.post("/sms/inbound", data=body, headers=headers).status_code == 403
 
 
 def test_preview_api(client: FlaskClient) -> None:

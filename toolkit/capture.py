@@ -19,6 +19,7 @@ from typing import Any
 import phonenumbers
 
 from . import confirm as confirmation
+from .carriers import WebhookError
 from .errors import LedgerUnavailable, ToolkitError
 from .i18n import locale_for_country, translations
 from .proof import ConsentEvent, Ledger
@@ -306,11 +307,27 @@ def sender_locale(spec: Spec, sender: str) -> str | None:
     return locale_for_country(country, spec.locales)
 
 
-def inbound_sms(ledger: Ledger, sender: str, body: str, locale: str) -> SmsAnswer:
+def inbound_sms(
+    ledger: Ledger, sender: str, body: str, locale: str, *, message_id: str = ""
+) -> SmsAnswer:
     """An SMS a person sent us: STOP records an opposition for every purpose the notices say
     STOP stops; YES confirms what waits for it from that number; HELP answers who we are and
-    how to stop. Answered in the language of the sender's country, else ``locale``."""
+    how to stop. Answered in the language of the sender's country, else ``locale``. The
+    carrier's ``message_id`` is kept with what the message did, and a message id already in
+    the sender's records is refused (``WebhookError``: a replayed webhook)."""
     spec = _spec(ledger)
+    if message_id:
+        try:
+            seen = any(
+                e.evidence.get("message_id") == message_id
+                for e in ledger.history(sender, spec.controller.country)
+            )
+        except LedgerUnavailable:
+            raise
+        except ToolkitError as exc:
+            raise CaptureError(str(exc), "From") from None
+        if seen:
+            raise WebhookError(f"message {message_id} was handled already (a replay?)")
     reply = parse_reply(body, spec_keywords(spec))
     locale = sender_locale(spec, sender) or locale
     _ = _gettext(locale)
@@ -326,7 +343,7 @@ def inbound_sms(ledger: Ledger, sender: str, body: str, locale: str) -> SmsAnswe
                         method="sms-reply",
                         locale=locale,
                         region=region,
-                        evidence={"message": body[:160]},
+                        evidence={"message": body[:160], "message_id": message_id or None},
                     )
                     for purpose in spec.sms_stop_purposes()
                 ]
@@ -341,7 +358,15 @@ def inbound_sms(ledger: Ledger, sender: str, body: str, locale: str) -> SmsAnswe
         waiting = confirmation.awaiting(ledger, sender, region)
         if not waiting:
             return SmsAnswer("other", (), None, locale)  # nothing to confirm: a YES like any
-        events = confirmation.confirm(ledger, sender, waiting, "sms-reply", locale, region=region)
+        events = confirmation.confirm(
+            ledger,
+            sender,
+            waiting,
+            "sms-reply",
+            locale,
+            region=region,
+            evidence={"message_id": message_id} if message_id else None,
+        )
         return SmsAnswer(
             reply.kind, tuple(events), _("Thank you: your consent is confirmed."), locale
         )

@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -144,9 +144,11 @@ def confirm(
     locale: str,
     *,
     region: str | None = None,
+    evidence: Mapping[str, str] | None = None,
 ) -> list[ConsentEvent]:
     """Record the confirmation of each purpose whose latest record is a grant; the others
-    (confirmed since, or stopped) are left alone. The ledger links each to its grant."""
+    (confirmed since, or stopped) are left alone. The ledger links each to its grant.
+    ``evidence``: e.g. the carrier's ``message_id`` of the reply that confirmed."""
     confirmed = {
         e.evidence.get("confirms") for e in ledger.history(subject, region) if e.action == "confirm"
     }
@@ -156,7 +158,15 @@ def confirm(
         if latest is None or latest.action != "grant" or latest.id in confirmed:
             continue
         events.append(
-            ledger.record(subject, purpose, "confirm", method=method, locale=locale, region=region)
+            ledger.record(
+                subject,
+                purpose,
+                "confirm",
+                method=method,
+                locale=locale,
+                region=region,
+                evidence=evidence,
+            )
         )
     return events
 
