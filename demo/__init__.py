@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +24,8 @@ from toolkit.confirm import OutboxSender
 from toolkit.errors import LedgerUnavailable
 from toolkit.flask import OptIn, request_locale
 from toolkit.i18n import translations
+
+from .admin_sessions import AdminSessions
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -30,6 +35,33 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
+
+
+MIN_TOKEN = 16  # characters of an admin token
+
+
+def _rate_limits(app: Flask) -> None:
+    """Sign-up, withdrawal, code, login and the API are limited per client address (429 with
+    Retry-After): nobody signs up a list of numbers, or guesses a token, at machine speed."""
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=app.config["OPTIN_RATE_STORAGE"],
+        headers_enabled=False,  # Retry-After is set on the 429 only (a 503 keeps its own)
+    )
+    config = app.config
+    for endpoint, rate, methods in (
+        ("public.sign_up", config["OPTIN_FORM_RATE"], ["POST"]),
+        ("public.withdraw", config["OPTIN_FORM_RATE"], ["POST"]),
+        ("public.confirm_code", config["OPTIN_FORM_RATE"], ["POST"]),
+        ("admin.login", config["OPTIN_LOGIN_RATE"], ["POST"]),
+        ("public.api_consent", config["OPTIN_API_RATE"], None),
+        ("public.api_consent_batch", config["OPTIN_API_RATE"], None),
+    ):
+        app.view_functions[endpoint] = limiter.limit(rate, methods=methods)(
+            app.view_functions[endpoint]
+        )
+    app.extensions["optin_limiter"] = limiter
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -52,6 +84,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPTIN_OUTBOX=os.environ.get("OPTIN_OUTBOX") or "",
         OPTIN_SIGNING_KEY=os.environ.get("OPTIN_SIGNING_KEY") or "",
         OPTIN_HTTPS=os.environ.get("OPTIN_HTTPS") == "1",
+        # The consent API's own token (never the admin's): it answers allowed/blocked and codes.
+        OPTIN_API_TOKEN=os.environ.get("OPTIN_API_TOKEN") or "",
+        # Rate limits per client address (Flask-Limiter); memory:// counts per process: give
+        # several workers a shared store (redis://...) for the limits to hold across them.
+        OPTIN_FORM_RATE=os.environ.get("OPTIN_FORM_RATE") or "20 per minute",
+        OPTIN_LOGIN_RATE=os.environ.get("OPTIN_LOGIN_RATE") or "5 per minute",
+        OPTIN_API_RATE=os.environ.get("OPTIN_API_RATE") or "600 per minute",
+        OPTIN_RATE_STORAGE=os.environ.get("OPTIN_RATE_STORAGE") or "memory://",
+        OPTIN_ADMIN_SESSIONS=os.environ.get("OPTIN_ADMIN_SESSIONS") or "",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -64,6 +105,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         print(
             f"optin demo: admin token for this run: {app.config['OPTIN_ADMIN_TOKEN']}", flush=True
         )
+    if len(app.config["OPTIN_ADMIN_TOKEN"]) < MIN_TOKEN:
+        raise ValueError(
+            f"OPTIN_ADMIN_TOKEN: at least {MIN_TOKEN} characters (a guessable token opens"
+            " everyone's records); leave it unset for a random one"
+        )
+    app.extensions["optin_admin_sessions"] = AdminSessions(
+        app.config["OPTIN_ADMIN_SESSIONS"] or Path(app.instance_path) / "admin-sessions.db"
+    )
     csrf.init_app(app)
     OptIn(app)
     # Messages (confirmation SMS, codes, e-mail links) go through a Sender: the outbox here,
@@ -91,6 +140,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public)
     app.register_blueprint(admin)
     csrf.exempt("demo.views.sms_inbound")
+    csrf.exempt("demo.views.api_consent_batch")  # a Bearer token, not a browser session
+    _rate_limits(app)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -107,9 +158,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         code = error.code or 500
+        headers = {}
+        if code == 429:  # too many requests: say when to come back, in the page's language
+            limit = app.extensions["optin_limiter"].current_limit
+            wait = max(1, int(limit.reset_at - time.time())) if limit is not None else 60
+            headers["Retry-After"] = str(wait)
+            message = translations(request_locale()).gettext(
+                "Too many attempts from your connection. Please try again in a minute."
+            )
+        else:
+            message = error.description or ""
         if request.path.startswith("/api/"):
-            return jsonify({"error": error.description}), code
-        return render_template("error.html", code=code, message=error.description), code
+            return jsonify({"error": message}), code, headers
+        return render_template("error.html", code=code, message=message), code, headers
 
     @app.errorhandler(LedgerUnavailable)
     def ledger_unavailable(error: LedgerUnavailable) -> Any:

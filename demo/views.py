@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import io
 from typing import Any
@@ -39,6 +38,8 @@ from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
 from toolkit.rules import days
 from toolkit.sms import SmsError, gsm_safe, preview
+
+from .admin_sessions import AdminSessions
 
 public = Blueprint("public", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -345,27 +346,73 @@ def api_preview() -> Any:
     return jsonify(data)
 
 
+def _api_caller() -> Response | None:
+    """The consent API's gate: its own token (OPTIN_API_TOKEN), never the admin's. Whether a
+    number is in the files, and when its owner consented or objected, is personal data
+    (L-09, M1): the API says allowed or blocked, and the reason codes, nothing more."""
+    token = current_app.config["OPTIN_API_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    if (
+        token
+        and header.startswith("Bearer ")
+        and hmac.compare_digest(header[7:].encode(), token.encode())
+    ):
+        return None
+    response = jsonify({"error": _("This API needs its token (Authorization: Bearer).")})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="optin-api"'
+    response.status_code = 401
+    return response
+
+
+def _verdict(subject: str, purpose: str) -> dict[str, Any]:
+    decision = state().ledger.can_send(subject, purpose, state().spec.controller.country)
+    return {"subject": subject, "allowed": decision.allowed, "codes": list(decision.codes)}
+
+
+def _known_purpose(purpose: str) -> None:
+    if purpose not in {p.id for p in state().spec.purposes}:
+        abort(400, f"unknown purpose {purpose!r}")
+
+
 @public.get("/api/consent")
 def api_consent() -> Any:
-    # Whether a number is in the files, and when its owner consented or objected, is personal
-    # data (L-09): only for the admin token.
-    if not _is_admin():
-        response = jsonify({"error": _("This API needs the admin token (Authorization: Bearer).")})
-        response.headers["WWW-Authenticate"] = 'Bearer realm="optin"'
-        return response, 401
+    refused = _api_caller()
+    if refused is not None:
+        return refused
     subject, purpose = request.args.get("subject", ""), request.args.get("purpose", "")
     if not subject or not purpose:
         abort(400, "expected ?subject=...&purpose=...")
-    spec = state().spec
-    if purpose not in {p.id for p in spec.purposes}:
-        abort(400, f"unknown purpose {purpose!r}")
+    _known_purpose(purpose)
     try:
-        decision = state().ledger.can_send(subject, purpose, spec.controller.country)
+        return jsonify({"purpose": purpose, **_verdict(subject, purpose)})
     except LedgerError as exc:
         abort(400, str(exc))
-    return jsonify(
-        {"subject": subject, "purpose": purpose, "reason": decision.reason, **decision.as_json()}
-    )
+
+
+BATCH_LIMIT = 1000  # subjects per batch request
+
+
+@public.post("/api/consent/batch")
+def api_consent_batch() -> Any:
+    """``{"purpose": ..., "subjects": [...]}`` -> one verdict per subject, in order; an
+    unreadable subject gets ``"codes": ["invalid"]`` instead of failing the batch."""
+    refused = _api_caller()
+    if refused is not None:
+        return refused
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("subjects"), list):
+        abort(400, "expected JSON {purpose, subjects: [...]}")
+    purpose, subjects = str(payload.get("purpose") or ""), payload["subjects"]
+    _known_purpose(purpose)
+    if len(subjects) > BATCH_LIMIT:
+        abort(400, f"at most {BATCH_LIMIT} subjects per request")
+    results = []
+    for subject in subjects:
+        try:
+            results.append(_verdict(str(subject), purpose))
+        except LedgerError:
+            results.append({"subject": str(subject), "allowed": False, "codes": ["invalid"]})
+    return jsonify({"purpose": purpose, "results": results})
 
 
 # --- admin -----------------------------------------------------------------------------------
@@ -376,10 +423,11 @@ def _is_admin() -> bool:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
         return True
-    return bool(session.get("admin")) and hmac.compare_digest(
-        str(session.get("admin_token_hash", "")).encode(),
-        hashlib.sha256(token.encode()).hexdigest().encode(),
-    )
+    return _admin_sessions().valid(str(session.get("admin_sid", "")))
+
+
+def _admin_sessions() -> AdminSessions:
+    return current_app.extensions["optin_admin_sessions"]  # type: ignore[no-any-return]
 
 
 @admin.before_request
@@ -393,14 +441,16 @@ def require_admin() -> Any:
 def login() -> Any:
     token = current_app.config["OPTIN_ADMIN_TOKEN"]
     if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+        current_app.logger.warning("admin sign-in refused from %s", request.remote_addr)
         return render_template("admin_login.html", error=_("Wrong token.")), 401
-    session["admin"] = True
-    session["admin_token_hash"] = hashlib.sha256(token.encode()).hexdigest()
+    session.clear()
+    session["admin_sid"] = _admin_sessions().open()
     return render_template("admin_login.html", ok=True)
 
 
 @admin.post("/logout")
 def logout() -> str:
+    _admin_sessions().close(str(session.get("admin_sid", "")))
     session.clear()
     return render_template("admin_login.html")
 

@@ -62,6 +62,10 @@ def minimal_data(locales: tuple[str, ...] = ("fr", "en")) -> dict[str, Any]:
     }
 
 
+API_TOKEN = "consent-api-token"  # the demo's consent API token in tests (never the admin's)
+API = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
 @pytest.fixture(autouse=True)
 def _demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Apps a test creates keep their outbox and signing key in the test's folder, never in
@@ -70,6 +74,8 @@ def _demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPTIN_SIGNING_KEY", str(tmp_path / "signing.key"))
     # as `make demo` runs it: unsigned webhooks allowed (tests of signatures turn it off)
     monkeypatch.setenv("OPTIN_WEBHOOK_UNSIGNED", "1")
+    monkeypatch.setenv("OPTIN_API_TOKEN", API_TOKEN)
+    monkeypatch.setenv("OPTIN_ADMIN_SESSIONS", str(tmp_path / "admin-sessions.db"))
 
 
 @pytest.fixture
@@ -209,10 +215,13 @@ def demo_server(
     settings: dict[str, str | None] = {
         "OPTIN_DATABASE_URL": database_url,
         "OPTIN_WORKERS": "2",
-        "OPTIN_ADMIN_TOKEN": "test-token",
+        "OPTIN_ADMIN_TOKEN": "test-token-of-the-demo",
         "OPTIN_OUTBOX": str(Path(log.name).with_suffix(".outbox.jsonl")),
         "OPTIN_SIGNING_KEY": str(Path(log.name).with_suffix(".key")),
+        "OPTIN_ADMIN_SESSIONS": str(Path(log.name).with_suffix(".sessions.db")),
         "OPTIN_WEBHOOK_UNSIGNED": "1",
+        "OPTIN_API_TOKEN": API_TOKEN,
+        "OPTIN_FORM_RATE": "10000 per minute",  # tests sign up many people from one address
         **(env or {}),
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}

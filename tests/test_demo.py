@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import API, ROOT
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -155,23 +155,22 @@ def test_oversized_body_is_413(app: Flask, client: FlaskClient) -> None:
 def test_grant_then_withdraw_then_cannot_send(app: Flask, client: FlaskClient) -> None:
     sign_up(client)
     confirm_by_sms(client)
-    answer = client.get(
-        "/api/consent?subject=%2B33612345678&purpose=sms_offers", headers=BEARER
-    ).json
-    national = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
+    answer = client.get("/api/consent?subject=%2B33612345678&purpose=sms_offers", headers=API).json
+    national = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=API).json
     assert answer["allowed"] is True and answer["purpose"] == "sms_offers"
-    assert answer["reason"] == national["reason"] and answer["reasons"] == national["reasons"]
+    assert answer["codes"] == national["codes"] == ["consent"]
+    assert set(answer) == {"subject", "purpose", "allowed", "codes"}  # nothing more (M1, L-09)
     data = form_fields(client.get("/withdraw?lang=fr").get_data(as_text=True))
     data.update({"phone": "06 12 34 56 78", "consent_sms_offers": "sms_offers"})
     response = client.post("/withdraw?lang=fr", data=data)
     assert response.status_code == 303  # Post/Redirect/Get, to the receipts
     done = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "votre consentement est retiré" in done and "/receipt/" in done
-    decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
-    assert decision["allowed"] is False and decision["reason"].startswith("withdrawn by web form")
+    decision = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=API).json
+    assert decision["allowed"] is False and decision["codes"] == ["withdrawn"]
     assert [e.action for e in ledger(app).events()] == ["grant", "confirm", "withdraw"]
-    assert client.get("/api/consent?subject=1&purpose=spam", headers=BEARER).status_code == 400
-    assert client.get("/api/consent", headers=BEARER).status_code == 400
+    assert client.get("/api/consent?subject=1&purpose=spam", headers=API).status_code == 400
+    assert client.get("/api/consent", headers=API).status_code == 400
 
 
 def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: FlaskClient) -> None:
@@ -180,12 +179,12 @@ def test_stop_then_only_a_new_explicit_grant_allows_again(app: Flask, client: Fl
     response = client.post("/sms/inbound", data={"From": "+33612345678", "Body": "Arrêt !"})
     assert response.status_code == 200 and response.mimetype == "application/xml"
     assert "<Message>" in response.get_data(as_text=True)
-    assert not client.get(
-        "/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER
-    ).json["allowed"]
+    assert not client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=API).json[
+        "allowed"
+    ]
     sign_up(client)  # the person signs up again, ticking the box: an explicit new grant
     confirm_by_sms(client)
-    assert client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json[
+    assert client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=API).json[
         "allowed"
     ]
     actions = [e.action for e in ledger(app).events()]
@@ -267,6 +266,29 @@ def test_admin_needs_the_token(app: Flask, client: FlaskClient) -> None:
     assert client.post("/admin/login", data={**login, "token": "nope"}).status_code == 401
     assert client.post("/admin/login", data={**login, "token": TOKEN}).status_code == 200
     assert client.get("/admin/").status_code == 200  # the session now carries the sign-in
+
+
+def test_signing_out_ends_the_sign_in_for_every_copy_of_the_cookie(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13 item 4: a copied session cookie stops working at logout (the sign-in is kept
+    on the server); a refused sign-in is logged; a weak admin token is refused at start."""
+    login = form_fields(client.get("/admin/").get_data(as_text=True))
+    with caplog.at_level("WARNING"):
+        client.post("/admin/login", data={**login, "token": "guess"})
+    assert "admin sign-in refused from 127.0.0.1" in caplog.text
+    client.post("/admin/login", data={**login, "token": TOKEN})
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/admin/").status_code == 200  # a copy works while the sign-in is open
+    page = client.get("/admin/").get_data(as_text=True)
+    client.post("/admin/logout", data={"csrf_token": form_fields(page)["csrf_token"]})
+    assert client.get("/admin/").status_code == 401
+    assert thief.get("/admin/").status_code == 401  # the copy ends with it
+    with pytest.raises(ValueError, match="OPTIN_ADMIN_TOKEN: at least 16 characters"):
+        create_app({"OPTIN_ADMIN_TOKEN": "short", "TESTING": True})
 
 
 def audit_upload(client: FlaskClient, contacts: bytes) -> Any:
@@ -351,14 +373,12 @@ def test_d9_a_ledger_outage_is_a_503_in_the_page_language(ledger_url: str) -> No
 def test_the_consent_api_gives_every_reason_with_its_code(client: FlaskClient) -> None:
     sign_up(client)
     confirm_by_sms(client)
-    data = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=BEARER).json
+    data = client.get("/api/consent?subject=0612345678&purpose=sms_offers", headers=API).json
     assert data["allowed"] is True
-    assert data["reasons"][0]["code"] == "consent" and data["reason"].startswith("consent given")
-    landline = client.get("/api/consent?subject=0412345678&purpose=sms_offers", headers=BEARER).json
-    assert [r["code"] for r in landline["reasons"]] == ["no-consent", "not-mobile"]
-    assert (
-        client.get("/api/consent?subject=12&purpose=sms_offers", headers=BEARER).status_code == 400
-    )
+    assert data["codes"][0] == "consent" and "reason" not in data
+    landline = client.get("/api/consent?subject=0412345678&purpose=sms_offers", headers=API).json
+    assert landline["codes"] == ["no-consent", "not-mobile"]
+    assert client.get("/api/consent?subject=12&purpose=sms_offers", headers=API).status_code == 400
 
 
 def test_admin_records_an_objection_received_by_post(app: Flask, client: FlaskClient) -> None:
@@ -418,16 +438,53 @@ def test_stop_stops_what_the_spec_says(tmp_path: Path) -> None:
     ledger(app).close()
 
 
-def test_L09_the_consent_api_needs_the_admin_token(client: FlaskClient) -> None:
+def test_L09_the_consent_api_needs_its_own_token(client: FlaskClient) -> None:
     """Whether a number is in the files and when its owner consented or objected is personal
-    data: never to an anonymous caller (L-09)."""
+    data: never to an anonymous caller (L-09), and the API's token is not the admin's (M1)."""
     query = "/api/consent?subject=0612345678&purpose=sms_offers"
     anonymous = client.get(query)
     assert anonymous.status_code == 401 and "allowed" not in anonymous.json
     assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = client.get(query, headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 401
-    assert client.get(query, headers=BEARER).status_code == 200
+    assert client.get(query, headers=BEARER).status_code == 401  # the admin token is not it
+    assert client.get(query, headers=API).status_code == 200
+
+
+def test_the_batch_api_answers_many_subjects_at_once(client: FlaskClient) -> None:
+    sign_up(client)
+    confirm_by_sms(client)
+    batch = {"purpose": "sms_offers", "subjects": ["0612345678", "0412345678", "12"]}
+    assert client.post("/api/consent/batch", json=batch).status_code == 401
+    answer = client.post("/api/consent/batch", json=batch, headers=API)
+    assert answer.status_code == 200
+    assert [(r["subject"], r["allowed"], r["codes"]) for r in answer.json["results"]] == [
+        ("0612345678", True, ["consent"]),
+        ("0412345678", False, ["no-consent", "not-mobile"]),
+        ("12", False, ["invalid"]),
+    ]
+    too_many = {"purpose": "sms_offers", "subjects": ["0612345678"] * 1001}
+    assert client.post("/api/consent/batch", json=too_many, headers=API).status_code == 400
+    unknown = {"purpose": "spam", "subjects": []}
+    assert client.post("/api/consent/batch", json=unknown, headers=API).status_code == 400
+
+
+def test_rapid_sign_ups_from_one_address_get_429(app: Flask, client: FlaskClient) -> None:
+    """Issue 13's "done when": 100 rapid sign-ups from one address get 429s, with Retry-After;
+    the ledger holds only those let through."""
+    statuses = []
+    for i in range(100):
+        data = form_fields(client.get("/?lang=fr").get_data(as_text=True))
+        data.update({"phone": f"06123456{i:02d}", "consent_sms_offers": "sms_offers"})
+        response = client.post("/?lang=fr", data=data)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) > 0
+    assert statuses.count(303) == 20 and statuses.count(429) == 80
+    assert ledger(app).count() == 20
+    login = form_fields(client.get("/admin/").get_data(as_text=True))  # its CSRF token
+    tries = [client.post("/admin/login", data={**login, "token": "wrong"}) for _ in range(6)]
+    assert [t.status_code for t in tries] == [401] * 5 + [429]  # guessing the token is slow
 
 
 def test_L06_stop_is_confirmed_in_the_language_of_the_senders_number(client: FlaskClient) -> None:
@@ -474,7 +531,7 @@ def test_the_sign_up_asks_for_an_email_only_when_a_purpose_uses_it(
 
 
 def consent_api(client: FlaskClient, subject: str, purpose: str = "sms_offers") -> Any:
-    return client.get(f"/api/consent?subject={subject}&purpose={purpose}", headers=BEARER).json
+    return client.get(f"/api/consent?subject={subject}&purpose={purpose}", headers=API).json
 
 
 def test_double_opt_in_by_sms_reply(app: Flask, client: FlaskClient) -> None:
@@ -489,7 +546,7 @@ def test_double_opt_in_by_sms_reply(app: Flask, client: FlaskClient) -> None:
     assert (sms.channel, sms.to, sms.text, sms.version) == (
         "sms", "+33612345678", expected.text, expected.version
     )  # fmt: skip
-    assert consent_api(client, "0612345678")["reasons"][-1]["code"] == "pending-confirmation"
+    assert consent_api(client, "0612345678")["codes"][-1] == "pending-confirmation"
     assert confirm_by_sms(client, "+33699999999").endswith("<Response></Response>")
     assert not consent_api(client, "0612345678")["allowed"]  # someone else's YES changes nothing
     answer = confirm_by_sms(client)
