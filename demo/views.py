@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import io
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 from flask import (
     Blueprint,
@@ -309,11 +308,7 @@ def sms_inbound() -> Response:
 
 
 def _twiml(message: str | None) -> Response:
-    inner = f"<Message>{xml_escape(message)}</Message>" if message else ""
-    return Response(
-        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
-        mimetype="application/xml",
-    )
+    return Response(carriers.twiml(message), mimetype="application/xml")
 
 
 @public.get("/preview")
@@ -364,16 +359,6 @@ def _api_caller() -> Response | None:
     return response
 
 
-def _verdict(subject: str, purpose: str) -> dict[str, Any]:
-    decision = state().ledger.can_send(subject, purpose, state().spec.controller.country)
-    return {"subject": subject, "allowed": decision.allowed, "codes": list(decision.codes)}
-
-
-def _known_purpose(purpose: str) -> None:
-    if purpose not in {p.id for p in state().spec.purposes}:
-        abort(400, f"unknown purpose {purpose!r}")
-
-
 @public.get("/api/consent")
 def api_consent() -> Any:
     refused = _api_caller()
@@ -382,14 +367,13 @@ def api_consent() -> Any:
     subject, purpose = request.args.get("subject", ""), request.args.get("purpose", "")
     if not subject or not purpose:
         abort(400, "expected ?subject=...&purpose=...")
-    _known_purpose(purpose)
     try:
-        return jsonify({"purpose": purpose, **_verdict(subject, purpose)})
-    except LedgerError as exc:
-        abort(400, str(exc))
-
-
-BATCH_LIMIT = 1000  # subjects per batch request
+        (verdict,) = capture.verdicts(state().ledger, purpose, [subject])
+    except ConsentFormError as exc:
+        abort(400, exc.message)
+    if verdict["codes"] == ["invalid"]:
+        abort(400, f"not a phone number or an e-mail address: {subject!r}")
+    return jsonify({"purpose": purpose, **verdict})
 
 
 @public.post("/api/consent/batch")
@@ -402,16 +386,11 @@ def api_consent_batch() -> Any:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("subjects"), list):
         abort(400, "expected JSON {purpose, subjects: [...]}")
-    purpose, subjects = str(payload.get("purpose") or ""), payload["subjects"]
-    _known_purpose(purpose)
-    if len(subjects) > BATCH_LIMIT:
-        abort(400, f"at most {BATCH_LIMIT} subjects per request")
-    results = []
-    for subject in subjects:
-        try:
-            results.append(_verdict(str(subject), purpose))
-        except LedgerError:
-            results.append({"subject": str(subject), "allowed": False, "codes": ["invalid"]})
+    purpose = str(payload.get("purpose") or "")
+    try:
+        results = capture.verdicts(state().ledger, purpose, [str(s) for s in payload["subjects"]])
+    except ConsentFormError as exc:
+        abort(400, exc.message)
     return jsonify({"purpose": purpose, "results": results})
 
 

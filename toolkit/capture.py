@@ -283,6 +283,34 @@ def record(
         raise CaptureError(refused.message, detail=str(exc)) from None
 
 
+# --- "may I send?" for an API --------------------------------------------------------------------
+
+#: Subjects one batch request may ask about.
+BATCH_LIMIT = 1000
+
+
+def verdicts(ledger: Ledger, purpose: str, subjects: Sequence[str]) -> list[dict[str, Any]]:
+    """For an API: each subject allowed or not, and the reason codes, nothing more (whether
+    and when a person consented or objected is personal data: L-09, M1). An unreadable
+    subject gets ``["invalid"]``; an unknown purpose is a ``CaptureError``."""
+    spec = _spec(ledger)
+    if purpose not in {p.id for p in spec.purposes}:
+        raise CaptureError(f"unknown purpose {purpose!r}", "purpose")
+    if len(subjects) > BATCH_LIMIT:
+        raise CaptureError(f"at most {BATCH_LIMIT} subjects per request", "subjects")
+    out: list[dict[str, Any]] = []
+    for subject in subjects:
+        try:
+            decision = ledger.can_send(subject, purpose, spec.controller.country)
+        except LedgerUnavailable:
+            raise
+        except ToolkitError:
+            out.append({"subject": subject, "allowed": False, "codes": ["invalid"]})
+            continue
+        out.append({"subject": subject, "allowed": decision.allowed, "codes": list(decision.codes)})
+    return out
+
+
 # --- inbound SMS -------------------------------------------------------------------------------
 
 

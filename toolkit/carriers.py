@@ -23,10 +23,11 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from xml.sax.saxutils import escape
 
 from .errors import ToolkitError
 
@@ -273,3 +274,33 @@ def read_inbound(
             "unsigned", _first(form, "From"), _first(form, "Body"), _first(form, "MessageSid")
         )
     raise WebhookError("unsigned webhook refused: configure the carrier's key or secret")
+
+
+def twiml(message: str | None) -> str:
+    """The reply to an SMS as Twilio's TwiML (an empty ``<Response/>``: no reply)."""
+    inner = f"<Message>{escape(message)}</Message>" if message else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+
+
+class Params(Mapping[str, str]):
+    """URL-encoded parameters (a query string and a form body together), read once: what
+    ``read_inbound`` and ``toolkit.capture`` need of a request whose framework gives no
+    ``MultiDict``. As a mapping, a name gives its first value."""
+
+    def __init__(self, *encoded: str) -> None:
+        self._pairs = [pair for text in encoded for pair in parse_qsl(text, keep_blank_values=True)]
+        self._first: dict[str, str] = {}
+        for name, value in self._pairs:
+            self._first.setdefault(name, value)
+
+    def getlist(self, key: str) -> list[str]:
+        return [value for name, value in self._pairs if name == key]
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
