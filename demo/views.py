@@ -148,9 +148,9 @@ def thanks() -> str:
     try:
         events = [ledger.event(i) for i in request.args.get("ids", "").split(",")[:20] if i]
     except LedgerError:
-        abort(404, "No such receipt")
+        abort(404, _("There is no receipt at this address."))
     if not events:
-        abort(404, "No such receipt")
+        abort(404, _("There is no receipt at this address."))
     names = {p.id: p.text[request_locale()].name for p in state().spec.purposes}
     waiting = confirmation.pending(state().spec, events)
     return render_template(
@@ -189,7 +189,7 @@ def _receipt(event_id: str) -> dict[str, Any]:
     try:
         return state().ledger.receipt(event_id)
     except LedgerError:
-        abort(404, "No such receipt")
+        abort(404, _("There is no receipt at this address."))
 
 
 def _form_error(template: str, exc: ConsentFormError, **context: Any) -> tuple[str, int]:
@@ -228,7 +228,7 @@ def _event(event_id: str) -> ConsentEvent:
     try:
         return state().ledger.event(event_id)
     except LedgerError:
-        abort(404, "No such record")
+        abort(404, _("There is no receipt at this address."))
 
 
 # --- notices ---------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def audit() -> Any:
     upload = request.files.get("contacts")
     purpose = request.form.get("purpose", "")
     if upload is None:
-        abort(400, "no file uploaded")
+        abort(400, _("Choose a contact file (CSV) to upload."))
     try:
         handle = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
         columns, rows = read_csv(handle, upload.filename or "upload")

@@ -166,3 +166,11 @@ def test_the_demo_withdraws_an_email_consent_and_shows_its_receipt(tmp_path: Pat
     refused = client.post("/withdraw?lang=de", data={**hidden(page), "consent_newsletter": "x"})
     assert refused.status_code == 400
     assert "Bitte geben Sie Ihre E-Mail-Adresse ein." in refused.get_data(as_text=True)
+
+
+def test_a_missing_receipt_is_said_in_the_page_language(tmp_path: Path) -> None:
+    app = demo(tmp_path, ROOT / "examples" / "dse-france.toml")
+    client = app.test_client()  # type: ignore[attr-defined]
+    page = client.get("/receipt/nope?lang=de")
+    assert page.status_code == 404
+    assert "Unter dieser Adresse gibt es keinen Beleg." in page.get_data(as_text=True)
