@@ -199,6 +199,21 @@ def rules_list(market: str | None, at: str | None, rule_files: tuple[str, ...]) 
             click.echo(f"  preset {preset.id}: {preset.summary}")
 
 
+@main.command("build")
+@click.argument("spec_path", metavar="SPEC")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False))
+def build_cmd(spec_path: str, outdir: str) -> None:
+    """Write every artefact of SPEC in every locale (HTML fragment and text) and a
+    manifest.json of their versions, for sites that are not written in Python."""
+    from .build import build
+
+    with _exit_on_error(spec_path):
+        manifest = build(load_spec(spec_path), outdir)
+    click.echo(
+        f"{outdir}: {len(manifest['artefacts'])} artefacts in {len(manifest['locales'])} locales"
+    )
+
+
 @main.command("render")
 @click.argument("spec_path", metavar="SPEC")
 @click.option("--artefact", "-a", required=True, type=click.Choice(list(ARTEFACTS)))
