@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .context import COLLECTIONS
 from .errors import ArtefactError
-from .render import ARTEFACTS, COLLECTIONS, Rendered, render
+from .render import ARTEFACTS, Rendered, render
 from .spec import Spec
 
 
