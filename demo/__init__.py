@@ -64,6 +64,33 @@ def _rate_limits(app: Flask) -> None:
     app.extensions["optin_limiter"] = limiter
 
 
+#: The OPTIN_* settings and their defaults; the environment overrides them, then the config
+#: given to create_app.
+SETTINGS: dict[str, str] = {
+    "OPTIN_ADMIN_TOKEN": "",  # unset: a random one, printed at start
+    # Inbound SMS webhooks: whichever carrier is configured (toolkit/carriers.py).
+    "OPTIN_WEBHOOK_SECRET": "",
+    "OPTIN_TWILIO_AUTH_TOKEN": "",
+    "OPTIN_VONAGE_SIGNATURE_SECRET": "",
+    "OPTIN_VONAGE_SIGNATURE_METHOD": "md5hash",
+    "OPTIN_TELNYX_PUBLIC_KEY": "",
+    "OPTIN_OUTBOX": "",
+    "OPTIN_SIGNING_KEY": "",
+    # The consent API's own token (never the admin's): it answers allowed/blocked and codes.
+    "OPTIN_API_TOKEN": "",
+    # Rate limits per client address (Flask-Limiter); memory:// counts per process: give
+    # several workers a shared store (redis://...) for the limits to hold across them.
+    "OPTIN_FORM_RATE": "20 per minute",
+    "OPTIN_LOGIN_RATE": "5 per minute",
+    "OPTIN_API_RATE": "600 per minute",
+    "OPTIN_RATE_STORAGE": "memory://",
+    "OPTIN_ADMIN_SESSIONS": "",
+}
+#: On when set to "1": unsigned webhooks (local development only: `make demo` sets it), and
+#: cookies marked Secure (behind HTTPS).
+FLAGS = ("OPTIN_WEBHOOK_UNSIGNED", "OPTIN_HTTPS")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The demo app. ``config`` overrides the defaults and the OPTIN_* environment."""
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
@@ -72,27 +99,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPTIN_SPEC=os.environ.get("OPTIN_SPEC") or str(ROOT / "examples" / "dse-france.toml"),
         OPTIN_DATABASE_URL=os.environ.get("OPTIN_DATABASE_URL")
         or f"sqlite:///{Path(app.instance_path) / 'optin.db'}",
-        OPTIN_ADMIN_TOKEN=os.environ.get("OPTIN_ADMIN_TOKEN") or "",
-        # Inbound SMS webhooks: whichever carrier is configured; unsigned ones only when
-        # allowed explicitly, for local development (`make demo` does).
-        OPTIN_WEBHOOK_SECRET=os.environ.get("OPTIN_WEBHOOK_SECRET") or "",
-        OPTIN_TWILIO_AUTH_TOKEN=os.environ.get("OPTIN_TWILIO_AUTH_TOKEN") or "",
-        OPTIN_VONAGE_SIGNATURE_SECRET=os.environ.get("OPTIN_VONAGE_SIGNATURE_SECRET") or "",
-        OPTIN_VONAGE_SIGNATURE_METHOD=os.environ.get("OPTIN_VONAGE_SIGNATURE_METHOD") or "md5hash",
-        OPTIN_TELNYX_PUBLIC_KEY=os.environ.get("OPTIN_TELNYX_PUBLIC_KEY") or "",
-        OPTIN_WEBHOOK_UNSIGNED=os.environ.get("OPTIN_WEBHOOK_UNSIGNED") == "1",
-        OPTIN_OUTBOX=os.environ.get("OPTIN_OUTBOX") or "",
-        OPTIN_SIGNING_KEY=os.environ.get("OPTIN_SIGNING_KEY") or "",
-        OPTIN_HTTPS=os.environ.get("OPTIN_HTTPS") == "1",
-        # The consent API's own token (never the admin's): it answers allowed/blocked and codes.
-        OPTIN_API_TOKEN=os.environ.get("OPTIN_API_TOKEN") or "",
-        # Rate limits per client address (Flask-Limiter); memory:// counts per process: give
-        # several workers a shared store (redis://...) for the limits to hold across them.
-        OPTIN_FORM_RATE=os.environ.get("OPTIN_FORM_RATE") or "20 per minute",
-        OPTIN_LOGIN_RATE=os.environ.get("OPTIN_LOGIN_RATE") or "5 per minute",
-        OPTIN_API_RATE=os.environ.get("OPTIN_API_RATE") or "600 per minute",
-        OPTIN_RATE_STORAGE=os.environ.get("OPTIN_RATE_STORAGE") or "memory://",
-        OPTIN_ADMIN_SESSIONS=os.environ.get("OPTIN_ADMIN_SESSIONS") or "",
+        **{name: os.environ.get(name) or default for name, default in SETTINGS.items()},
+        **{name: os.environ.get(name) == "1" for name in FLAGS},
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
