@@ -174,3 +174,19 @@ def test_a_missing_receipt_is_said_in_the_page_language(tmp_path: Path) -> None:
     page = client.get("/receipt/nope?lang=de")
     assert page.status_code == 404
     assert "Unter dieser Adresse gibt es keinen Beleg." in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "header", "chosen"),
+    [
+        ("de", "fr", "de"),  # asked for, and the spec has it
+        ("pt", "it;q=0.5, es;q=0.9", "es"),  # not the spec's: the browser's, by weight
+        (None, "fr-CA,fr;q=0.9,en;q=0.8", "fr"),  # a region falls back to its language
+        (None, "pt-BR, *;q=0.1", "fr"),  # nothing the spec has: its first
+        (None, "de;q=0, it", "it"),  # q=0 means "not this one"
+        (None, "en;q=abc, de", "de"),  # an unreadable weight counts for nothing
+        (None, "", "fr"),
+    ],
+)
+def test_the_locale_of_a_request(wanted: str | None, header: str, chosen: str) -> None:
+    assert capture.choose_locale(DSE, wanted, header) == chosen

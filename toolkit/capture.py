@@ -21,7 +21,7 @@ import phonenumbers
 from . import confirm as confirmation
 from .carriers import WebhookError
 from .errors import LedgerUnavailable, ToolkitError
-from .i18n import locale_for_country, translations
+from .i18n import locale_for_country, negotiate, translations
 from .proof import ConsentEvent, Ledger
 from .proof.records import normalise_subject, number_facts, read_subject
 from .render import ARTEFACTS, notice_context
@@ -81,6 +81,34 @@ def asks_for(spec: Spec, channel: str) -> bool:
     """Whether a sign-up form asks for this channel's contact: only when a consent purpose
     collected from the person uses it (data minimisation, Art. 5(1)(c))."""
     return any(p.channel == channel and "person" in p.collected_from for p in form_purposes(spec))
+
+
+def choose_locale(spec: Spec, wanted: str | None = None, accept_language: str = "") -> str:
+    """The locale of a request: the one asked for (``?lang=``, a form's hidden field) when the
+    spec has it, else the browser's preferences (an ``Accept-Language`` header, by weight),
+    else the spec's first. Never an error: a page always has a language."""
+    if wanted:
+        try:
+            return negotiate(wanted, spec.locales)
+        except ToolkitError:
+            pass
+    preferences = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        if tag and tag != "*" and weight > 0:
+            preferences.append((-weight, position, tag.replace("-", "_")))
+    for _weight, _position, tag in sorted(preferences):
+        try:
+            return negotiate(tag, spec.locales)
+        except ToolkitError:
+            continue
+    return spec.locales[0]
 
 
 def _gettext(locale: str) -> Any:

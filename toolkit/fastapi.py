@@ -122,9 +122,17 @@ def consent_router(
                 body,
                 allow_unsigned=allow_unsigned,
             )
-            spec_locale = ledger.spec.locales[0] if ledger.spec else "en"
+            locale = (
+                capture.choose_locale(
+                    ledger.spec,
+                    request.query_params.get("lang"),
+                    request.headers.get("accept-language", ""),
+                )
+                if ledger.spec
+                else "en"
+            )
             reply = capture.inbound_sms(
-                ledger, message.sender, message.text, spec_locale, message_id=message.message_id
+                ledger, message.sender, message.text, locale, message_id=message.message_id
             )
         except carriers.WebhookError as exc:
             raise HTTPException(403, str(exc)) from None

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from babel import negotiate_locale
 from flask import Flask, current_app, g, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from . import capture
-from .errors import ToolkitError
-from .i18n import negotiate
 from .proof import ConsentEvent, Ledger
 from .proof.checkpoint import load_key
 from .render import render
@@ -92,27 +89,14 @@ def request_locale() -> str:
 
 
 def _negotiate_request_locale() -> str:
-    spec = state().spec
     wanted = request.args.get("lang")
     if not wanted and request.method == "POST":
         try:
             wanted = request.form.get("optin_locale")
         except HTTPException:  # an unreadable body (too large...): fall back to the headers
             wanted = None
-    if wanted:
-        try:
-            return negotiate(wanted, spec.locales)
-        except ToolkitError:
-            pass
-    header = [lang.replace("-", "_") for lang, _q in request.accept_languages]
-    best = negotiate_locale(header, list(spec.locales), sep="_") if header else None
-    if best is None:
-        for lang in header:
-            try:
-                return negotiate(lang, spec.locales)
-            except ToolkitError:
-                continue
-    return best or spec.locales[0]
+    header = request.headers.get("Accept-Language", "")
+    return capture.choose_locale(state().spec, wanted, header)
 
 
 def asks_for(channel: str) -> bool:

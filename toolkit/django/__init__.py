@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ..i18n import negotiate
+from ..capture import choose_locale
 from ..proof import Ledger
 from ..spec import Spec, load_spec
 
@@ -34,7 +34,4 @@ def ledger() -> Ledger:
 
 def locale_of(language: str | None) -> str:
     """A Django language code (``fr``, ``de-at``) as one of the spec's locales."""
-    try:
-        return negotiate((language or "").replace("-", "_"), spec().locales)
-    except ValueError:
-        return spec().locales[0]
+    return choose_locale(spec(), (language or "").replace("-", "_"))
