@@ -57,6 +57,7 @@ def _rate_limits(app: Flask) -> None:
         ("admin.login", config["OPTIN_LOGIN_RATE"], ["POST"]),
         ("public.api_consent", config["OPTIN_API_RATE"], None),
         ("public.api_consent_batch", config["OPTIN_API_RATE"], None),
+        ("public.api_consent_record", config["OPTIN_API_RATE"], None),
     ):
         app.view_functions[endpoint] = limiter.limit(rate, methods=methods)(
             app.view_functions[endpoint]
@@ -149,6 +150,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin)
     csrf.exempt("demo.views.sms_inbound")
     csrf.exempt("demo.views.api_consent_batch")  # a Bearer token, not a browser session
+    csrf.exempt("demo.views.api_consent_record")
     _rate_limits(app)
 
     @app.after_request

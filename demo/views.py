@@ -394,6 +394,22 @@ def api_consent_batch() -> Any:
     return jsonify({"purpose": purpose, "results": results})
 
 
+@public.post("/api/consent/record")
+def api_consent_record() -> Any:
+    """A form another stack received (a page made with ``optin build``), relayed by its server:
+    recorded as the demo's own sign-up records it, then confirmed the same way."""
+    refused = _api_caller()
+    if refused is not None:
+        return refused
+    try:
+        events = capture.relayed(state().ledger, request.get_json(silent=True))
+    except ConsentFormError as exc:
+        return jsonify({"error": exc.message, "field": exc.field}), 400
+    _ask_confirmation(events)
+    pending = sorted({how for _subject, how in confirmation.pending(state().spec, events)})
+    return jsonify({"recorded": [e.id for e in events], "confirmation": pending}), 201
+
+
 # --- admin -----------------------------------------------------------------------------------
 
 

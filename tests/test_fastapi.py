@@ -109,7 +109,17 @@ def test_sign_up_stop_and_withdraw_journeys(built: tuple[TestClient, Ledger]) ->
 def test_openapi_documents_the_consent_api(built: tuple[TestClient, Ledger]) -> None:
     client, ledger = built
     schema = client.get("/openapi.json").json()
-    assert {"/api/consent", "/api/consent/batch", "/sms/inbound"} <= set(schema["paths"])
+    paths = {"/api/consent", "/api/consent/batch", "/api/consent/record", "/sms/inbound"}
+    assert paths <= set(schema["paths"])
+    form = {**shown(), "optin_locale": "fr", "phone": "06 12 34 56 78", "consent_sms_offers": "x"}
+    relayed = {"form": form, "origin": {"url": "https://s.example/"}, "locale": "fr"}
+    api = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/api/consent/record", json=relayed).status_code == 401
+    answer = client.post("/api/consent/record", json=relayed, headers=api)
+    assert answer.status_code == 201 and len(answer.json()["recorded"]) == 1
+    bad = {**relayed, "form": {**form, "phone": ""}}
+    refused = client.post("/api/consent/record", json=bad, headers=api)
+    assert refused.status_code == 400 and refused.json()["detail"]["field"] == "phone"
     verdict = schema["components"]["schemas"]["Verdict"]["properties"]
     assert set(verdict) == {"subject", "allowed", "codes"}
     ledger.close()

@@ -339,6 +339,25 @@ def verdicts(ledger: Ledger, purpose: str, subjects: Sequence[str]) -> list[dict
     return out
 
 
+def relayed(ledger: Ledger, payload: Any) -> list[ConsentEvent]:
+    """A form another stack received, relayed by its server to the consent API: ``{"form":
+    {field: value}, "origin": {"url", "ip", "user_agent"}, "locale": "fr"}``. Recorded as
+    ``grants`` would from the form itself (every box or none; errors name the form's field).
+    Only a caller holding the API token may relay: it vouches for the origin it reports."""
+    locale = str(payload.get("locale") or "") if isinstance(payload, Mapping) else ""
+    spec = _spec(ledger)
+    locale = choose_locale(spec, locale)
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("form"), Mapping):
+        raise CaptureError("expected JSON {form: {...}, origin: {url, ip, user_agent}, locale}")
+    form = {str(k): str(v) for k, v in payload["form"].items()}
+    given = payload.get("origin")
+    where: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    origin = Origin(
+        str(where.get("url") or ""), where.get("ip") or None, str(where.get("user_agent") or "")
+    )
+    return record(ledger, grants(ledger, form, origin, locale), locale)
+
+
 # --- inbound SMS -------------------------------------------------------------------------------
 
 

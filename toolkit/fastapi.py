@@ -47,6 +47,10 @@ class BatchRequest(BaseModel):
     subjects: list[str] = Field(max_length=capture.BATCH_LIMIT)
 
 
+class Recorded(BaseModel):
+    recorded: list[str]  # the ids of the grants written (each waits for its confirmation)
+
+
 class BatchAnswer(BaseModel):
     purpose: str
     results: list[Verdict]
@@ -108,6 +112,19 @@ def consent_router(
     def batch(request: BatchRequest) -> BatchAnswer:
         results = [Verdict(**v) for v in answer(request.purpose, request.subjects)]
         return BatchAnswer(purpose=request.purpose, results=results)
+
+    @router.post("/api/consent/record", dependencies=[Depends(caller)], status_code=201)
+    async def record(request: Request) -> Recorded:
+        """A form another stack received, relayed by its server (``capture.relayed``)."""
+        try:
+            events = capture.relayed(ledger, await request.json())
+        except capture.CaptureError as exc:
+            raise HTTPException(400, {"error": exc.message, "field": exc.field}) from None
+        except ValueError:  # not JSON at all
+            raise HTTPException(400, "expected JSON {form, origin, locale}") from None
+        except LedgerUnavailable:
+            raise HTTPException(503, "the consent register is unavailable") from None
+        return Recorded(recorded=[e.id for e in events])
 
     @router.post("/sms/inbound")
     async def inbound(request: Request) -> Response:
