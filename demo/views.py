@@ -255,25 +255,6 @@ def notice_pdf() -> Response:
 # --- SMS: inbound webhook, preview, "can I send?" ----------------------------------------------
 
 
-def _verifiers() -> list[carriers.Verifier]:
-    """The carriers whose keys are configured (OPTIN_TWILIO_AUTH_TOKEN...)."""
-    config = current_app.config
-    found: list[carriers.Verifier] = []
-    if config["OPTIN_TWILIO_AUTH_TOKEN"]:
-        found.append(carriers.TwilioVerifier(config["OPTIN_TWILIO_AUTH_TOKEN"]))
-    if config["OPTIN_VONAGE_SIGNATURE_SECRET"]:
-        found.append(
-            carriers.VonageVerifier(
-                config["OPTIN_VONAGE_SIGNATURE_SECRET"], config["OPTIN_VONAGE_SIGNATURE_METHOD"]
-            )
-        )
-    if config["OPTIN_TELNYX_PUBLIC_KEY"]:
-        found.append(carriers.TelnyxVerifier(config["OPTIN_TELNYX_PUBLIC_KEY"]))
-    if config["OPTIN_WEBHOOK_SECRET"]:
-        found.append(carriers.GenericVerifier(config["OPTIN_WEBHOOK_SECRET"]))
-    return found
-
-
 @public.post("/sms/inbound")
 def sms_inbound() -> Response:
     """A carrier's webhook: checked by the signature it carries, then handled; the reply is
@@ -282,7 +263,7 @@ def sms_inbound() -> Response:
     form = request.values  # Vonage may sign a GET-style query as well as a form
     try:
         inbound = carriers.read_inbound(
-            _verifiers(),
+            carriers.configured(current_app.config),
             request.url,
             request.headers,
             form,

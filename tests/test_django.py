@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from conftest import ROOT
@@ -40,6 +41,7 @@ def _setup(db: Path) -> None:
             DATABASES={},
             OPTIN_SPEC=str(DSE),
             OPTIN_DATABASE_URL=f"sqlite:///{db}",
+            OPTIN_TWILIO_AUTH_TOKEN="django-twilio-token",  # noqa: S106 - a test's key
         )
         django.setup()
 
@@ -80,7 +82,9 @@ def withdraw(request: Any) -> Any:
 def _urls() -> list[Any]:
     from django.urls import path
 
-    return [path("signup", signup), path("withdraw", withdraw)]
+    from toolkit.django.views import sms_inbound
+
+    return [path("signup", signup), path("withdraw", withdraw), path("sms/inbound", sms_inbound)]
 
 
 def __getattr__(name: str) -> Any:  # ROOT_URLCONF reads urlpatterns once Django is set up
@@ -123,3 +127,27 @@ def test_sign_up_and_withdraw_in_django(client: Any) -> None:
     answer = client.post("/withdraw", {"phone": "0612345678", "consent_sms_offers": "x"})
     assert answer.content == b"withdrawn 1"
     assert [e.action for e in ledger().history("+33612345678")] == ["grant", "withdraw"]
+
+
+def test_a_signed_stop_and_its_replay_in_django(client: Any) -> None:
+    from werkzeug.datastructures import MultiDict
+
+    from toolkit.carriers import twilio_signature
+    from toolkit.django import ledger
+
+    stop = {"From": "+33612345670", "Body": "STOP", "MessageSid": "SMdj1"}
+    url = "http://testserver/sms/inbound"
+    signature = twilio_signature("django-twilio-token", url, MultiDict(stop))
+    form = "application/x-www-form-urlencoded"  # as carriers post
+
+    def post(data: dict[str, str], **headers: str) -> Any:
+        return client.post("/sms/inbound", urlencode(data), content_type=form, **headers)
+
+    answer = post(stop, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert answer.status_code == 200 and b"<Message>" in answer.content
+    assert [e.action for e in ledger().history("+33612345670")] == ["opposition"]
+    replay = post(stop, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert replay.status_code == 403
+    unsigned = post({**stop, "MessageSid": "SMdj2"})
+    assert unsigned.status_code == 403
+    assert [e.action for e in ledger().history("+33612345670")] == ["opposition"]

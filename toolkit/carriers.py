@@ -59,7 +59,9 @@ class Form(Protocol):
 class Verifier(Protocol):
     """Checks one carrier's signature and reads its message."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The carrier's name ("twilio"...)."""
 
     def signed(self, headers: Mapping[str, str], form: Form) -> bool:
         """Whether the request carries this carrier's signature (so this verifier is the
@@ -250,6 +252,23 @@ class GenericVerifier:
         return Inbound(
             self.name, _first(form, "From"), _first(form, "Body"), _first(form, "MessageId")
         )
+
+
+def configured(settings: Mapping[str, Any]) -> list[Verifier]:
+    """The verifiers of the carriers whose keys a configuration holds: ``OPTIN_TWILIO_AUTH_TOKEN``,
+    ``OPTIN_VONAGE_SIGNATURE_SECRET`` (with ``OPTIN_VONAGE_SIGNATURE_METHOD``),
+    ``OPTIN_TELNYX_PUBLIC_KEY``, ``OPTIN_WEBHOOK_SECRET`` (generic)."""
+    found: list[Verifier] = []
+    if settings.get("OPTIN_TWILIO_AUTH_TOKEN"):
+        found.append(TwilioVerifier(str(settings["OPTIN_TWILIO_AUTH_TOKEN"])))
+    if settings.get("OPTIN_VONAGE_SIGNATURE_SECRET"):
+        method = str(settings.get("OPTIN_VONAGE_SIGNATURE_METHOD") or "md5hash")
+        found.append(VonageVerifier(str(settings["OPTIN_VONAGE_SIGNATURE_SECRET"]), method))
+    if settings.get("OPTIN_TELNYX_PUBLIC_KEY"):
+        found.append(TelnyxVerifier(str(settings["OPTIN_TELNYX_PUBLIC_KEY"])))
+    if settings.get("OPTIN_WEBHOOK_SECRET"):
+        found.append(GenericVerifier(str(settings["OPTIN_WEBHOOK_SECRET"])))
+    return found
 
 
 def read_inbound(
