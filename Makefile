@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 LOCALES := toolkit/locales
 POT    := $(LOCALES)/messages.pot
 
+PORT ?= 5000  # make demo PORT=8000
+
 .PHONY: test sysdeps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
 
 # Debian packages the tests need: WeasyPrint's Pango and HarfBuzz libraries, the DejaVu fonts
@@ -80,7 +82,7 @@ bench: catalogs sysdeps
 ## each; see demo/gunicorn.conf.py), SQLite ledger in instance/optin.db; the admin token is
 ## printed at start unless OPTIN_ADMIN_TOKEN is set.
 demo: catalogs  # local development: unsigned SMS webhooks allowed (curl, the tests' carrier)
-	OPTIN_WEBHOOK_UNSIGNED=1 $(BIN)/gunicorn -c demo/gunicorn.conf.py
+	OPTIN_WEBHOOK_UNSIGNED=1 OPTIN_PORT=$(PORT) $(BIN)/gunicorn -c demo/gunicorn.conf.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

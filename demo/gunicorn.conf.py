@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-bind = "127.0.0.1:5000"
+bind = f"127.0.0.1:{int(os.environ.get('OPTIN_PORT') or 5000)}"  # make demo PORT=8000
 workers = int(os.environ.get("OPTIN_WORKERS") or os.cpu_count() or 1)
 worker_class = "gthread"
 threads = 4

@@ -431,7 +431,7 @@ def logout() -> str:
     return render_template("admin_login.html")
 
 
-@admin.get("/")
+@admin.get("/", strict_slashes=False)  # /admin serves too, without a redirect
 def dashboard() -> str:
     ledger = state().ledger
     events = list(ledger.events())[-50:][::-1]

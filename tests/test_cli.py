@@ -116,3 +116,21 @@ def test_installed_console_script() -> None:
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "unsupported locale 'xx'" in done.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    """newcomer.md: `optin ... | head` printed "error: : Broken pipe"; like Unix tools, the
+    command now ends quietly when its reader goes away (output larger than a pipe's buffer)."""
+    import subprocess
+    import sys
+
+    campaign = tmp_path / "campaign.csv"
+    rows = "".join(f"+3361234{i:04d},Anna\n" for i in range(20000))
+    campaign.write_text("phone,first_name\n" + rows, encoding="utf-8")
+    optin = Path(sys.executable).with_name("optin")
+    spec = ROOT / "examples" / "dse-france.toml"
+    command = f"'{optin}' sms batch '{spec}' '{campaign}' --template Bonjour --locale fr"
+    done = subprocess.run(
+        ["sh", "-c", command + " | head -c 5"], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout == "phone" and done.stderr == ""

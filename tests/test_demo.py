@@ -259,6 +259,7 @@ def test_admin_needs_the_token(app: Flask, client: FlaskClient) -> None:
     assert client.get("/admin/", headers={"Authorization": "Bearer wrong"}).status_code == 401
     page = client.get("/admin/", headers=bearer)
     assert page.status_code == 200 and "+33612345678" in page.get_data(as_text=True)
+    assert client.get("/admin", headers=bearer).status_code == 200  # no redirect (newcomer.md)
     assert "1" in page.get_data(as_text=True)
     export = client.get("/admin/export.jsonl", headers=bearer)
     assert json.loads(export.get_data(as_text=True).splitlines()[0])["subject"] == "+33612345678"

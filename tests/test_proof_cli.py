@@ -172,3 +172,25 @@ def test_d8_reading_commands_refuse_a_ledger_that_does_not_exist(tmp_path: Path)
     code, _out, err = run("ledger", "status", "+33612345678", "-p", "sms_offers", "--db", str(db))
     assert code == 1 and "no ledger at" in err
     assert not db.exists() and not Path(f"{db}-writer.lock").exists()
+
+
+def test_ledger_status_reads_the_spec_from_optin_spec_like_the_demo(tmp_path: Path) -> None:
+    """newcomer.md: `ledger status` disagreed with the demo unless --spec was given; it now
+    reads OPTIN_SPEC as the demo does."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+    from toolkit.proof import Ledger
+
+    db = str(tmp_path / "l.db")
+    with Ledger(db) as book:
+        book.count()
+    sunday = "2026-12-06T10:30+01:00"  # French calls are never allowed on a Sunday
+    args = ["ledger", "status", "06 12 34 56 78", "-p", "ad_call", "--region", "FR", "--db", db,
+            "--at", sunday]  # fmt: skip
+    plain = CliRunner().invoke(main, args)
+    with_env = CliRunner().invoke(
+        main, args, env={"OPTIN_SPEC": str(ROOT / "examples" / "dse-france.toml")}
+    )
+    assert "outside-hours" not in plain.output  # no spec: the consent record alone
+    assert with_env.exit_code == 3 and "[outside-hours]" in with_env.output  # the law applies

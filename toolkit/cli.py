@@ -10,11 +10,11 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -506,6 +506,17 @@ def _ledger(db: str, spec_path: str | None = None, *, create: bool = False) -> L
     return Ledger(db, spec=spec, create=create)
 
 
+def spec_option(help: str, required: bool = False) -> Callable[[Any], Any]:
+    """``--spec``, also read from ``OPTIN_SPEC`` (as the demo reads it)."""
+    return click.option(
+        "--spec",
+        "spec_path",
+        envvar="OPTIN_SPEC",
+        required=required,
+        help=f"{help} (env OPTIN_SPEC)",
+    )
+
+
 @main.group()
 def ledger() -> None:
     """Verify, export, query and import the consent ledger."""
@@ -581,7 +592,7 @@ def ledger_verify(db: str, checkpoint_files: tuple[str, ...], public_key: str | 
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "dpv"]), default="jsonl")
 @click.option("--with-texts", is_flag=True, help="jsonl: emit the stored texts first")
-@click.option("--spec", "spec_path", help="dpv: the spec, for the purposes and the controller")
+@spec_option("dpv: the spec, for the purposes and the controller")
 def ledger_export(db: str, fmt: str, with_texts: bool, spec_path: str | None) -> None:
     """Every record, in chain order, on stdout (dpv: ISO/IEC TS 27560 records in JSON-LD)."""
     with _exit_on_error(db):
@@ -600,7 +611,7 @@ def ledger_export(db: str, fmt: str, with_texts: bool, spec_path: str | None) ->
 @click.option("--purpose", "-p", required=True)
 @DB_OPTION
 @click.option("--region", help="read national numbers, e.g. FR")
-@click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
+@spec_option("the spec: its purposes, markets and channel law")
 @click.option("--at", "at", metavar="TIME", help="decide as of then (default now), e.g. 2026-08-10")
 @RULES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
@@ -650,7 +661,7 @@ def ledger_status(
     help="how it reached you: an objection by e-mail, on the phone, by post",
 )
 @DB_OPTION
-@click.option("--spec", "spec_path", help="the spec (checks the purposes and the locale)")
+@spec_option("the spec (checks the purposes and the locale)")
 @click.option("--locale", "-l", help="the person's language (default: the spec's first)")
 @click.option("--region", help="read national numbers, e.g. FR")
 @click.option("--note", help="where the request is (a ticket, a letter's date): kept as evidence")
@@ -693,7 +704,7 @@ def ledger_record(
 @ledger.command("redact")
 @click.argument("subjects", nargs=-1)
 @DB_OPTION
-@click.option("--spec", "spec_path", required=True, help="the spec whose [proof] retention applies")
+@spec_option("the spec whose [proof] retention applies", required=True)
 @click.option("--region", help="read national numbers, e.g. FR")
 @click.option("--expired", is_flag=True, help="every person whose proof's retention has ended")
 @click.option(
@@ -728,7 +739,7 @@ def ledger_redact(
 @ledger.command("import")
 @click.argument("source", type=click.Path(dir_okay=False, exists=True))
 @DB_OPTION
-@click.option("--spec", "spec_path", help="spec whose texts the imported versions may name")
+@spec_option("spec whose texts the imported versions may name")
 def ledger_import(source: str, db: str, spec_path: str | None) -> None:
     """Append records from a JSONL export elsewhere: verified, re-chained, all or nothing."""
     with _exit_on_error(source), open(source, encoding="utf-8") as handle:
@@ -748,7 +759,7 @@ def ledger_import(source: str, db: str, spec_path: str | None) -> None:
     help="when each row's data was obtained (default: a column named obtained_at, if any):"
     " source data never contacted within a month is blocked (GDPR Art. 14(3)(a))",
 )
-@click.option("--spec", "spec_path", help="the spec: its purposes, markets and channel law")
+@spec_option("the spec: its purposes, markets and channel law")
 @click.option("--at", "at", metavar="TIME", help="decide as of then (default now)")
 @RULES_OPTION
 @click.option(
@@ -921,3 +932,13 @@ def suppress_list(db: str) -> None:
             f"{item.name}: {item.entries:,} entries ({scope}{valid}), imported "
             f"{item.imported_at} from {item.source}"
         )
+
+
+def entry() -> None:
+    """The ``optin`` command. Like Unix tools, it stops quietly when whoever reads its output
+    goes away (``optin ledger export ... | head``): no ``BrokenPipeError`` trace."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()
