@@ -231,6 +231,7 @@ def test_receipt(ledger_url: str) -> None:
     assert "<dt>Version du texte présenté : Cases de consentement</dt>" in page
     assert "<dt>Version du texte présenté : Notice complète</dt>" in page
     assert "<dt>checkbox</dt>" not in page
+    assert "<dd>par le formulaire de notre site</dd>" in page  # how, in words, not "web-form"
     assert receipt_pdf(data).startswith(b"%PDF-")
     with pytest.raises(LedgerError, match="no record"):
         book.receipt("nope")

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from ..context import PurposeView
 from ..errors import LedgerError
 from ..i18n import translations
-from ..render import ARTEFACTS, ENVIRONMENT, notice_context
+from ..render import ARTEFACTS, ENVIRONMENT, N_, notice_context
 from ..spec import Controller, Spec
 from .records import ConsentEvent
 
@@ -185,12 +185,28 @@ def build_receipt(item: ConsentEvent, spec: Spec) -> dict[str, Any]:
     }
 
 
+#: How a choice reached us, as the person reads it on their receipt (the JSON keeps the code).
+METHOD_LABELS = {
+    "web-form": N_("on our website's form"),
+    "sms-reply": N_("by an SMS you sent"),
+    "api": N_("through our systems (API)"),
+    "import": N_("imported from our earlier records"),
+    "email": N_("by e-mail"),
+    "phone": N_("on the phone"),
+    "post": N_("by post"),
+    "code": N_("with the code we sent you"),
+    "email-link": N_("with the link we e-mailed you"),
+}
+
+
 def receipt_html(data: dict[str, Any]) -> Markup:
     """The receipt as a small HTML page, in the receipt's language."""
     trans = translations(data["language"])
     titles = {name: trans.gettext(a.title) for name, a in ARTEFACTS.items()}
+    method = data.get("collectionMethod", "")
+    how = trans.gettext(METHOD_LABELS[method]) if method in METHOD_LABELS else method
     html = ENVIRONMENT.get_template("receipt.html").render(
-        receipt=data, titles=titles, gettext=trans.gettext, ngettext=trans.ngettext
+        receipt=data, titles=titles, how=how, gettext=trans.gettext, ngettext=trans.ngettext
     )
     return Markup(html)  # noqa: S704 - autoescaped template
 
