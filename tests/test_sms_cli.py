@@ -194,3 +194,23 @@ def test_batch_bad_input(tmp_path: Path) -> None:
     assert code == 1 and "empty file" in err
     code, _, err = run("sms", "batch", DSE, str(tmp_path / "absent.csv"), "-t", "x", "-l", "fr")
     assert code == 1 and "absent.csv" in err
+
+
+def test_batch_writes_nothing_on_error_and_dash_is_stdout(tmp_path: Path) -> None:
+    """newcomer.md: a bad template left a report holding its header row; `-o -` made a file
+    named "-". The report is now put in place only once the campaign went through."""
+    path = _campaign(tmp_path, [{"phone": "+33612345678", "name": "Jean"}])
+    report = tmp_path / "report.csv"
+    code, _, err = run(
+        "sms", "batch", DSE, str(path), "-t", "Bonjour {prenom}", "-l", "fr", "-o", str(report)
+    )
+    assert code == 1 and "prenom" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["campaign.csv"]  # nothing written
+    code, out, _ = run(
+        "sms", "batch", DSE, str(path), "-t", "Bonjour {name}", "-l", "fr", "-o", "-"
+    )
+    assert code == 0 and out.startswith("phone,name,") and not (tmp_path / "-").exists()
+    code, _, _ = run(
+        "sms", "batch", DSE, str(path), "-t", "Bonjour {name}", "-l", "fr", "-o", str(report)
+    )
+    assert code == 0 and report.read_text(encoding="utf-8").startswith("phone,name,")

@@ -405,7 +405,15 @@ def sms_batch(
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
         ):
             columns, rows = read_csv(handle, campaign)
-            out = sys.stdout if output is None else open(output, "w", encoding="utf-8", newline="")
+            # "-" is stdout; a file is written aside and put in place only once the whole
+            # campaign went through: a bad template or row leaves nothing behind
+            to_stdout = output is None or output == "-"
+            target = None if to_stdout else Path(str(output))
+            partial = None if target is None else target.with_name(f".{target.name}.part")
+            out = (
+                sys.stdout if partial is None else open(partial, "w", encoding="utf-8", newline="")
+            )
+            done = False
             try:
                 writer = SafeWriter(out)  # a report opened in a spreadsheet runs no formula
                 writer.writerow([*columns, *REPORT_COLUMNS])
@@ -430,9 +438,14 @@ def sms_batch(
                         first_contact=first_contact,
                         progress=progress,
                     )
+                done = True
             finally:
-                if out is not sys.stdout:
+                if partial is not None and target is not None:
                     out.close()
+                    if done:
+                        os.replace(partial, target)
+                    else:
+                        partial.unlink(missing_ok=True)
     summary = totals.as_json()
     click.echo(
         f"{summary['messages']} messages, {summary['segments']} segments, "
