@@ -7,20 +7,22 @@ BIN    := $(VENV)/bin
 LOCALES := toolkit/locales
 POT    := $(LOCALES)/messages.pot
 
-PORT ?= 5000  # make demo PORT=8000
+# make demo PORT=8000
+PORT ?= 5000
 
-.PHONY: test sysdeps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+.PHONY: test sysdeps demo-deps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
 
-# Debian packages the tests need: WeasyPrint's Pango and HarfBuzz libraries, the DejaVu fonts
-# the PDF pack uses, pdftoppm (poppler-utils) to look at a rendered page, and PostgreSQL (the
-# ledger tests start their own server from its binaries on a loopback port, and stop it).
-DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils \
-                postgresql chromium
+# Debian packages: what the toolkit needs to make PDFs (WeasyPrint's Pango and HarfBuzz, the
+# DejaVu fonts the packs use), which `make demo` installs too; and what only the tests need:
+# pdftoppm (poppler-utils) to look at a rendered page, PostgreSQL (the ledger tests start their
+# own server from its binaries on a loopback port, and stop it), chromium for the browser tests.
+RUNTIME_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+DEB_PACKAGES := $(RUNTIME_PACKAGES) poppler-utils postgresql chromium
 
-## Install the Debian packages above where missing (as root with apt-get, as in CI); elsewhere
-## stop and print the one command that installs them.
-sysdeps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || printf '%s ' $$p; done); \
+## Install the Debian packages of $(1) where missing (as root with apt-get, as in CI);
+## elsewhere stop and print the one command that installs them, on one line.
+define install_packages
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || printf '%s ' $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing Debian packages: $$missing"; \
@@ -29,6 +31,13 @@ sysdeps:
 	  echo "Missing Debian packages: $$missing"; \
 	  echo "Install them with: sudo apt-get install -y $$missing"; exit 1; \
 	fi
+endef
+
+sysdeps:
+	$(call install_packages,$(DEB_PACKAGES))
+
+demo-deps:
+	$(call install_packages,$(RUNTIME_PACKAGES))
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -81,7 +90,7 @@ bench: catalogs sysdeps
 ## Serve the demo on http://127.0.0.1:5000 with gunicorn (one worker process per core, 4 threads
 ## each; see demo/gunicorn.conf.py), SQLite ledger in instance/optin.db; the admin token is
 ## printed at start unless OPTIN_ADMIN_TOKEN is set.
-demo: catalogs  # local development: unsigned SMS webhooks allowed (curl, the tests' carrier)
+demo: catalogs demo-deps  # local development: unsigned SMS webhooks allowed (curl, the tests')
 	OPTIN_WEBHOOK_UNSIGNED=1 OPTIN_PORT=$(PORT) $(BIN)/gunicorn -c demo/gunicorn.conf.py
 
 clean:
