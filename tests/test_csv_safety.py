@@ -112,3 +112,25 @@ def test_the_ledger_csv_export_and_the_demo_audit_neutralise(tmp_path: Path) -> 
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     assert "'" + HOSTILE[3] in answer.get_data(as_text=True)
     book.close()
+
+
+def test_an_email_subject_that_is_a_formula_is_neutralised(tmp_path: Path) -> None:
+    """M6 (a): an address may start with "=" or "+" and still be valid; the ledger's CSV
+    export writes it neutralised, and the JSON export keeps it as it is."""
+    from toolkit import load_spec, render
+    from toolkit.proof import Ledger
+
+    spec = load_spec(ROOT / "examples" / "newsletter.toml")
+    versions = {a: render(spec, a, "de").version for a in ("checkbox", "notice-full")}
+    with Ledger(tmp_path / "l.db", spec=spec) as book:
+        for address in ("=1+1@example.org", "+cmd@example.org", "@sum@example.org"):
+            try:
+                book.record(address, "newsletter", "grant", method="web-form",
+                            versions=versions, locale="de")  # fmt: skip
+            except ValueError:
+                continue  # not an address the validator accepts: it is never stored
+        subjects = [e.subject for e in book.events()]
+        assert "=1+1@example.org" in subjects  # a valid address: kept as the person typed it
+        exported = [cell for row in csv.reader(book.export("csv")) for cell in row]
+        for subject in subjects:
+            assert "'" + subject in exported and subject not in exported
