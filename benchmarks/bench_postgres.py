@@ -313,6 +313,24 @@ def serve(
     raise SystemExit(f"{app} did not start")
 
 
+@contextmanager
+def servers(
+    app: str, env: dict[str, str], cwd: Path, config: Path | None = None
+) -> Iterator[list[int]]:
+    """SERVERS app servers of ``app`` (see ``serve``): their ports, and all of them stopped
+    when the block ends, whatever happens."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        ports = []
+        for _ in range(SERVERS):
+            proc, port = serve(app, env, cwd, WORKERS, config)
+            procs.append(proc)
+            ports.append(port)
+        yield ports
+    finally:
+        stop(procs)
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -437,18 +455,10 @@ def load_part(server: str, seconds: float, work: Path) -> dict[str, Any]:
     (work / "bare_app.py").write_text(
         f"DSN = {plain_dsn(bare_url)!r}\n" + BARE_APP, encoding="utf-8"
     )
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        ports = []
-        for _ in range(SERVERS):
-            proc, port = serve("bare_app:create_app()", {}, work, WORKERS)
-            procs.append(proc)
-            ports.append(port)
+    with servers("bare_app:create_app()", {}, work) as ports:
         bare_rate, bare_p99, _, _, bare_cores = drive(
             ports, seconds, "/insert", False, work, "bare"
         )
-    finally:
-        stop(procs)
     url = create_database(server, "demo")
     Ledger(url).close()  # the schema, once, before the app servers start
     (work / "bench_demo.py").write_text(DEMO_APP, encoding="utf-8")
@@ -459,20 +469,10 @@ def load_part(server: str, seconds: float, work: Path) -> dict[str, Any]:
         "OPTIN_ADMIN_TOKEN": "bench-admin-token-0000",
         "OPTIN_SECRET_KEY": os.urandom(32).hex(),  # app servers behind one name share it
     }
-    procs = []
-    try:
-        ports = []
-        for _ in range(SERVERS):
-            proc, port = serve(
-                "bench_demo:create_app()", env, ROOT, WORKERS, ROOT / "demo" / "gunicorn.conf.py"
-            )
-            procs.append(proc)
-            ports.append(port)
+    with servers("bench_demo:create_app()", env, ROOT, ROOT / "demo" / "gunicorn.conf.py") as ports:
         demo_rate, demo_p99, ids, statuses, demo_cores = drive(
             ports, seconds, "/?lang=fr", True, work, "demo"
         )
-    finally:
-        stop(procs)
     with psycopg.connect(plain_dsn(url)) as conn:
         found = conn.execute(
             "SELECT count(*) FROM optin_events WHERE id = ANY(%s)", (ids,)
