@@ -326,13 +326,8 @@ def _api_caller() -> Response | None:
     """The consent API's gate: its own token (OPTIN_API_TOKEN), never the admin's. Whether a
     number is in the files, and when its owner consented or objected, is personal data
     (L-09, M1): the API says allowed or blocked, and the reason codes, nothing more."""
-    token = current_app.config["OPTIN_API_TOKEN"]
     header = request.headers.get("Authorization", "")
-    if (
-        token
-        and header.startswith("Bearer ")
-        and hmac.compare_digest(header[7:].encode(), token.encode())
-    ):
+    if capture.bearer_matches(header, current_app.config["OPTIN_API_TOKEN"]):
         return None
     response = jsonify({"error": _("This API needs its token (Authorization: Bearer).")})
     response.headers["WWW-Authenticate"] = 'Bearer realm="optin-api"'
@@ -395,9 +390,8 @@ def api_consent_record() -> Any:
 
 
 def _is_admin() -> bool:
-    token = current_app.config["OPTIN_ADMIN_TOKEN"]
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
+    if capture.bearer_matches(header, current_app.config["OPTIN_ADMIN_TOKEN"]):
         return True
     return _admin_sessions().valid(str(session.get("admin_sid", "")))
 

@@ -12,6 +12,7 @@ nothing is stored. An outage stays ``LedgerUnavailable``.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -315,6 +316,17 @@ def record(
 
 #: Subjects one batch request may ask about.
 BATCH_LIMIT = 1000
+
+
+def bearer_matches(authorization: str, token: str) -> bool:
+    """Whether an ``Authorization`` header is ``Bearer <token>`` (compared in constant time;
+    an empty token matches nothing), for the adapters' API and admin gates."""
+    given = authorization.removeprefix("Bearer ")
+    return bool(
+        token
+        and authorization.startswith("Bearer ")
+        and hmac.compare_digest(given.encode(), token.encode())
+    )
 
 
 def verdicts(ledger: Ledger, purpose: str, subjects: Sequence[str]) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ FastAPI's requests into their inputs and their results into responses.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -85,12 +84,7 @@ def consent_router(
     router = APIRouter()
 
     def caller(authorization: Annotated[str, Header()] = "") -> None:
-        given = authorization.removeprefix("Bearer ")
-        if not (
-            api_token
-            and authorization.startswith("Bearer ")
-            and hmac.compare_digest(given.encode(), api_token.encode())
-        ):
+        if not capture.bearer_matches(authorization, api_token):
             raise HTTPException(401, "this API needs its token", {"WWW-Authenticate": "Bearer"})
 
     def answer(purpose: str, subjects: list[str]) -> list[dict[str, Any]]:
