@@ -23,6 +23,7 @@ from typing import NamedTuple
 import regex
 
 from ..errors import ToolkitError
+from .smart import Replacement, smart_encode
 
 #: GSM 03.38 basic character set in table order, without 0x1B (the escape to the extension).
 GSM_BASIC = (
@@ -93,7 +94,10 @@ class SmsAnalysis:
 
     ``per_segment`` is the unit count of each segment, ``breaks`` the text indexes where
     segments 2, 3... start, ``remaining`` the units that fit before another segment is needed,
-    ``non_gsm`` the characters that force UCS-2. The counts are computed at once; where they do
+    ``non_gsm`` the characters that force UCS-2. With Smart Encoding, ``sent`` is the text
+    after Twilio's replacements (the one counted; positions refer to it) and ``replacements``
+    says what was replaced, where in the text as typed; without it ``replacements`` is None.
+    The counts are computed at once; where they do
     not need them, the positions are computed on first use (analysing a million messages a
     second leaves no time for work nobody reads).
     """
@@ -105,6 +109,7 @@ class SmsAnalysis:
         "_text",
         "encoding",
         "remaining",
+        "replacements",
         "segments",
         "units",
     )
@@ -119,6 +124,7 @@ class SmsAnalysis:
         non_gsm: tuple[NonGsm, ...] | None = None,
         breaks: tuple[int, ...] | None = None,
         text: str = "",
+        replacements: tuple[Replacement, ...] | None = None,
     ) -> None:
         self.encoding = encoding
         self.units = units
@@ -128,6 +134,12 @@ class SmsAnalysis:
         self._non_gsm = non_gsm
         self._breaks = breaks
         self._text = text
+        self.replacements = replacements
+
+    @property
+    def sent(self) -> str | None:
+        """With Smart Encoding, the text as Twilio sends it (what was counted); else None."""
+        return None if self.replacements is None else self._text
 
     def _cut(self) -> None:
         per, breaks = _segments(self._text, self.encoding, self.units - len(self._text))
@@ -169,6 +181,21 @@ class SmsAnalysis:
                 for n in self.non_gsm
             ],
             "breaks": list(self.breaks),
+            **(
+                {}
+                if self.replacements is None
+                else {
+                    "sent": self._text,
+                    "replacements": [
+                        {
+                            "position": r.position,
+                            "original": r.original,
+                            "replacement": r.replacement,
+                        }
+                        for r in self.replacements
+                    ],
+                }
+            ),
         }
 
     def __eq__(self, other: object) -> bool:
@@ -202,8 +229,9 @@ def _split_by_clusters(text: str, capacity: int, encoding: str) -> tuple[list[in
     breaks: list[int] = []
     used = pos = 0
     for cluster in _GRAPHEME.findall(text):
-        # A cluster larger than a segment is split between its code points, never inside one.
-        pieces = [cluster] if cost(cluster) <= capacity else list(cluster)
+        # A cluster larger than a segment is split between its code points, never inside one;
+        # CR LF is two characters to a carrier (and to Twilio's calculator), never one block.
+        pieces = [cluster] if cost(cluster) <= capacity and cluster != "\r\n" else list(cluster)
         for piece in pieces:
             size = cost(piece)
             if used + size > capacity:
@@ -287,10 +315,28 @@ def _gsm_units(text: str) -> int | None:
     return len(text) + len(rest) + euros
 
 
-def analyze(text: str) -> SmsAnalysis:
-    """Encoding, units, segments and the characters that force UCS-2, for one SMS text."""
+def analyze(text: str, smart_encoding: bool = False) -> SmsAnalysis:
+    """Encoding, units, segments and the characters that force UCS-2, for one SMS text.
+
+    ``smart_encoding=True`` counts what a Twilio Messaging Service with Smart Encoding sends:
+    the text after its replacements (``toolkit.sms.smart``), each reported in ``replacements``.
+    """
     if not isinstance(text, str):
         raise TypeError(f"expected the SMS text as str, got {type(text).__name__}")
+    if smart_encoding:
+        sent, replacements = smart_encode(text)
+        plain = analyze(sent)
+        return SmsAnalysis(
+            plain.encoding,
+            plain.units,
+            plain.segments,
+            plain.remaining,
+            plain.per_segment,
+            plain.non_gsm,
+            plain.breaks,
+            sent,
+            replacements,
+        )
     units = _gsm_units(text)
     if units is not None:
         if units <= 160:
