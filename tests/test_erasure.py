@@ -19,6 +19,7 @@ import toolkit
 from toolkit.cli import main
 from toolkit.proof import Ledger, LedgerError, database_url
 from toolkit.proof.erasure import retention_end
+from toolkit.proof.schema import SCHEMA_VERSION
 
 SPEC = toolkit.load_spec(ROOT / "examples" / "dse-france.toml")
 NUMBER = "+33612345678"
@@ -206,7 +207,8 @@ def test_a_schema_2_ledger_upgrades_in_place(tmp_path: Path) -> None:
         for column in ("subject_digest", "subject_salt", "subject_seal"):
             db.execute(f"ALTER TABLE optin_events DROP COLUMN {column}")
         db.execute("DROP TABLE optin_keys")
-        db.execute("DELETE FROM optin_schema WHERE version = 3")
+        db.execute("DROP TABLE optin_verifications")
+        db.execute("DELETE FROM optin_schema WHERE version >= 3")
         db.execute(
             "INSERT INTO optin_events (seq, id, subject, purpose, action, method, versions,"
             " locale, at, evidence, prev_hash, hash) VALUES (1, ?, ?, 'sms_offers',"
@@ -226,8 +228,9 @@ def test_a_schema_2_ledger_upgrades_in_place(tmp_path: Path) -> None:
             book.redact(NUMBER, request=True)
         assert book.redact("+33612345679", request=True)[1] == 1
         assert book.verify().ok
+        assert book.check().ok  # and it keeps the verification log of schema 4
     versions = sqlite3.connect(path).execute("SELECT version FROM optin_schema").fetchall()
-    assert max(v for (v,) in versions) == 3
+    assert max(v for (v,) in versions) == SCHEMA_VERSION == 4
 
 
 def test_cli_redact(tmp_path: Path) -> None:

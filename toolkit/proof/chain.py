@@ -56,6 +56,7 @@ def verify_chain(
     checkpoints: Sequence[Checkpoint] = (),
     digest: Callable[[str], str] | None = None,
     redacted_later: Callable[[], set[str]] | None = None,
+    start: tuple[int, str] = (0, GENESIS),
 ) -> VerifyResult:
     """Recompute every hash and link up to ``head``; name the first record that does not hold,
     a chain that ends before its head, a stored text that no longer matches its version, a
@@ -66,14 +67,18 @@ def verify_chain(
     subject is checked against its seal, and with the key (``digest``) against its digest; a
     redacted subject (its digest) must have its ``redact`` record, so an identifier erased
     without one is named (``redacted_later``: the digests whose redaction was recorded after
-    ``head``, read once the chain is, so a redaction during the verify is no alarm)."""
+    ``head``, read once the chain is, so a redaction during the verify is no alarm).
+
+    ``start`` (seq, hash) continues from a record already verified: ``rows`` then begin
+    right after it (the admin page checks only what was appended since its last check)."""
     stored: dict[str, StoredText] = {}
     for text in texts:
         if content_version(text.text) != text.version:
             return VerifyResult(False, 0, text.version, "stored text does not match its version")
         stored[text.version] = text
     marks = {cp.seq: cp for cp in checkpoints}
-    prev, count, last_seq = GENESIS, 0, 0
+    last_seq, prev = start
+    count = last_seq  # records and seq advance together (seal)
     erased: dict[str, str] = {}  # digest -> the first record redacted before its redaction
     for seq, item in rows:
         count += 1

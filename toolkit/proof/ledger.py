@@ -48,6 +48,7 @@ from .store import (
     database_url,
     subject_key_from_env,
 )
+from .verification import Verification, check
 
 if TYPE_CHECKING:  # signing needs cryptography, imported only by the calls that sign
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -396,6 +397,21 @@ class Ledger:
             digest,
             lambda: self._store.redactions_after(head.seq),
         )
+
+    def check(self, *, full: bool = False) -> Verification:
+        """The admin page's check: the records appended since the last logged check (a few
+        thousand at most per call), or the whole chain with ``full``; logged unless the
+        ledger was opened to read (verification.py says what the quick check cannot see)."""
+        return check(self._store, full=full)
+
+    def last_check(self) -> Verification | None:
+        """The latest logged check, without checking anything."""
+        row = self._store.last_verification()
+        return None if row is None else Verification.from_row(row)
+
+    def page(self, before: int | None = None, size: int = 50) -> list[tuple[int, ConsentEvent]]:
+        """(seq, record) for up to ``size`` records before seq ``before``, newest first."""
+        return self._store.page(before, size)
 
     def checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
         """A signed checkpoint of the chain head, to keep outside the database."""

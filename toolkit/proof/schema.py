@@ -24,7 +24,8 @@ from sqlalchemy import (
 from ..errors import LedgerError
 from .records import GENESIS, utc_now
 
-SCHEMA_VERSION = 3  # 2: suppression lists; 3: subject digests and the subject key
+SCHEMA_VERSION = 4  # 2: suppression lists; 3: subject digests and the subject key;
+# 4: the log of verifications
 
 metadata = MetaData()
 
@@ -74,6 +75,27 @@ head_table = Table(  # one row: the last record's seq and hash, and how many rec
     Column("seq", BigInteger, nullable=False),
     Column("records", BigInteger, nullable=False),
     Column("hash", String(71), nullable=False),
+)
+
+# Every verification of the chain that a writable ledger ran (the admin page's, on each view,
+# of the records appended since the last one; a full one on demand): one row each, never
+# changed. The latest good row is where the next check starts, so a page view costs the
+# records appended since, not the ledger's size. A cache of work done, not proof: a full
+# verify, or a signed checkpoint, is what convinces someone who distrusts the database.
+verifications_table = Table(
+    "optin_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(8), nullable=False),  # "full" or "new" (the records since the last)
+    Column("start", BigInteger, nullable=False),  # checked the records after this seq ...
+    Column("upto", BigInteger, nullable=False),  # ... up to this one
+    Column("hash", String(71), nullable=False),  # the hash of record #upto
+    Column("head", BigInteger, nullable=False),  # the chain's last seq when it ran
+    Column("ok", Integer, nullable=False),
+    Column("broken_id", String(64), nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("tally", Text, nullable=False, server_default="{}"),  # records per purpose and action
 )
 
 # The key of the subjects' digests: the key itself ("key:<hex>"), or only its fingerprint

@@ -41,6 +41,7 @@ from .schema import (
     keys_table,
     suppression_lists_table,
     texts_table,
+    verifications_table,
 )
 
 
@@ -311,6 +312,10 @@ class _SqlWrite:
         self._store = store
         self._cursor = cursor
 
+    def execute(self, sql: str, values: dict[str, Any]) -> None:
+        """One statement of the store's own (its SQL already in the driver's style)."""
+        self._cursor.execute(sql, values)
+
     def head(self) -> Head:
         self._cursor.execute(self._store._sql["head"])
         row = self._cursor.fetchone()
@@ -405,7 +410,7 @@ class SqlStore:
             "insert_text": self._driver(_SQL_INSERT_TEXT),
         }
         self._ready = False
-        self._suppression: bool | None = None  # whether the suppression tables exist
+        self._tables: dict[str, bool] = {}  # whether the tables of newer schemas exist
         self._raw: Any = None  # the writer's own DB-API connection (see _writer_connection)
         self._lock_path = f"{self._file}-writer.lock" if self._file else None
         self._lock_fd: int | None = None
@@ -686,10 +691,13 @@ class SqlStore:
     # --- suppression lists --------------------------------------------------------------------
 
     def _has_suppression(self) -> bool:
-        if self._suppression is None:
-            names = set(inspect(self.engine).get_table_names())
-            self._suppression = suppression_lists_table.name in names
-        return self._suppression
+        return self._has_table(suppression_lists_table.name)
+
+    def _has_table(self, name: str) -> bool:
+        """Whether a table a newer schema added is there (an older ledger read as it is)."""
+        if name not in self._tables:
+            self._tables[name] = name in set(inspect(self.engine).get_table_names())
+        return self._tables[name]
 
     def suppression_lists(self) -> list[SuppressionList]:
         """The current copy of every list (the latest import of each name)."""
@@ -854,28 +862,77 @@ class SqlStore:
     def chain(self) -> tuple[Head, Iterator[tuple[int, ConsentEvent]]]:
         """The head first, then the records up to it: records appended meanwhile are outside
         the view, so verifying under load raises no false alarm (D3)."""
+        head = self.head()
+        return head, self.rows(0, head.seq)
+
+    def head(self) -> Head:
+        """The chain's head row: its last seq, its count and its last hash."""
         with self._reading() as conn:
             row = conn.execute(select(head_table)).first()
-        head = Head(0, 0, "") if row is None else Head(row.seq, row.records, row.hash)
+        return Head(0, 0, "") if row is None else Head(row.seq, row.records, row.hash)
 
-        def rows() -> Iterator[tuple[int, ConsentEvent]]:
-            # Range by range, each in its own short read: a verify of millions of records
-            # holds no snapshot for minutes (on PostgreSQL, a long one bloats the head row that
-            # every append rewrites). Records are never changed, so the ranges agree.
-            start = 0
-            while start < head.seq:
-                end = min(start + _VERIFY_RANGE, head.seq)
-                with self._reading() as conn:  # streamed within the range: no burst of work
-                    found = conn.execution_options(yield_per=2000).execute(
-                        select(*self._columns)
-                        .where(events_table.c.seq > start, events_table.c.seq <= end)
-                        .order_by(events_table.c.seq)
-                    )
-                    for item in found:
-                        yield int(item.seq), _row_event(item)
-                start = end
+    def rows(self, start: int, end: int) -> Iterator[tuple[int, ConsentEvent]]:
+        """The records after seq ``start`` up to ``end``, in chain order.
 
-        return head, rows()
+        Range by range, each in its own short read: a verify of millions of records holds no
+        snapshot for minutes (on PostgreSQL, a long one bloats the head row that every append
+        rewrites). Records are never changed, so the ranges agree."""
+        while start < end:
+            stop = min(start + _VERIFY_RANGE, end)
+            with self._reading() as conn:  # streamed within the range: no burst of work
+                found = conn.execution_options(yield_per=2000).execute(
+                    select(*self._columns)
+                    .where(events_table.c.seq > start, events_table.c.seq <= stop)
+                    .order_by(events_table.c.seq)
+                )
+                for item in found:
+                    yield int(item.seq), _row_event(item)
+            start = stop
+
+    def page(self, before: int | None, size: int) -> list[tuple[int, ConsentEvent]]:
+        """Up to ``size`` records before seq ``before`` (the newest without it), newest
+        first: one step down the primary key, whatever the ledger's size."""
+        query = select(*self._columns).order_by(events_table.c.seq.desc()).limit(size)
+        if before is not None:
+            query = query.where(events_table.c.seq < before)
+        with self._reading() as conn:
+            return [(int(row.seq), _row_event(row)) for row in conn.execute(query)]
+
+    def hash_at(self, seq: int) -> str | None:
+        """The hash of record #seq, or None when there is no such record."""
+        with self._reading() as conn:
+            found = conn.execute(
+                select(events_table.c.hash).where(events_table.c.seq == seq)
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def texts_of(self, versions: Collection[str]) -> list[StoredText]:
+        """The stored texts of these versions (those that are stored)."""
+        if not versions:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(select(texts_table).where(texts_table.c.version.in_(versions)))
+            return [StoredText(r.version, r.artefact, r.locale, r.text) for r in rows]
+
+    def last_verification(self) -> dict[str, Any] | None:
+        """The latest row of the verification log, or None (none yet, or a ledger made by a
+        toolkit that kept no log)."""
+        if not self._has_table(verifications_table.name):
+            return None
+        with self._reading() as conn:
+            row = conn.execute(
+                select(verifications_table).order_by(verifications_table.c.id.desc()).limit(1)
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def log_verification(self, values: dict[str, Any]) -> None:
+        """Append one row to the verification log, under the writer lock (a short insert)."""
+        sql = self._driver(
+            f"INSERT INTO optin_verifications ({', '.join(values)}) "  # noqa: S608
+            f"VALUES ({', '.join(':' + name for name in values)})"
+        )
+        with self.writing() as tx:
+            tx.execute(sql, values)
 
     def redactions_after(self, seq: int) -> set[str]:
         """The digests redacted by records after ``seq`` (a redaction during a verify)."""
