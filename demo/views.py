@@ -241,10 +241,11 @@ def notice() -> str:
 
 @public.get("/notice.pdf")
 def notice_pdf() -> Response:
-    from toolkit.pdf import export_pdf
+    """The person's full notice as PDF: the public one, not the legal-review pack."""
+    from toolkit.pdf import notice_pdf as public_notice_pdf
 
     locale = request_locale()
-    data = export_pdf(state().spec, [locale])
+    data = public_notice_pdf(state().spec, locale)
     return Response(
         data,
         mimetype="application/pdf",

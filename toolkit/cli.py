@@ -467,26 +467,37 @@ def sms_batch(
 @click.option("--locale", "-l", "locales", multiple=True, help="repeat for several; default all")
 @click.option("--compare", metavar="L1,L2", help="add a side-by-side view of two locales")
 @click.option("--previous", "previous_path", metavar="OLD_SPEC", help="redline against OLD_SPEC")
+@click.option(
+    "--public", is_flag=True, help="the person's full notice in one locale, not the review pack"
+)
 def pdf_cmd(
     spec_path: str,
     output: str,
     locales: tuple[str, ...],
     compare: str | None,
     previous_path: str | None,
+    public: bool,
 ) -> None:
-    """Export the notice pack of SPEC as a PDF for legal review."""
+    """Export the notice pack of SPEC as a PDF for legal review, or (--public) the notice."""
+    if public and (len(locales) > 1 or compare or previous_path):
+        raise click.UsageError("--public takes one --locale, without --compare or --previous")
     pair: tuple[str, str] | None = None
     if compare is not None:
         parts = [p.strip() for p in compare.split(",")]
         if len(parts) != 2 or not all(parts):
             raise click.UsageError("--compare takes two locales, like --compare fr,en")
         pair = (parts[0], parts[1])
-    from .pdf import export_pdf
+    from .pdf import export_pdf, notice_pdf
 
     with _exit_on_error(spec_path):
         spec = load_spec(spec_path)
         previous = load_spec(previous_path) if previous_path else None
-        data = export_pdf(spec, locales or None, compare=pair, previous=previous, source=spec_path)
+        if public:
+            data = notice_pdf(spec, locales[0] if locales else None)
+        else:
+            data = export_pdf(
+                spec, locales or None, compare=pair, previous=previous, source=spec_path
+            )
     target = Path(output)
     temporary = target.with_name(f".{target.name}.part")
     try:

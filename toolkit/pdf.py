@@ -49,6 +49,11 @@ class Item:
     rendered: Rendered
     note: str | None = None
 
+    @property
+    def artefact(self) -> str:
+        """How ``optin render`` names it, so the cover's names can be typed as they are."""
+        return "sms-footer --first-contact" if self.key == "sms-footer-first" else self.key
+
 
 def legal_review() -> dict[str, dict[str, Any]]:
     """Per-locale review status of the catalogs (toolkit/locales/review.toml)."""
@@ -169,6 +174,8 @@ def _stylesheet() -> CSS:
             f'@page locale-{locale} {{ @bottom-right {{ content: "{page}" }}'
             f' @bottom-left {{ content: "{_css_string(note)}" }} }}'
             f" .locale-{locale} {{ page: locale-{locale} }}"
+            f' @page public-{locale} {{ @bottom-right {{ content: "{page}" }} }}'
+            f" .public-{locale} {{ page: public-{locale} }}"
         )
     return CSS(string=base + "\n".join(rules), font_config=_font_config())
 
@@ -253,6 +260,7 @@ def _labels(locale: str) -> dict[str, str]:
         "artefact": _("Artefact"),
         "locale": _("Locale"),
         "version": _("Version"),
+        "colon": _colon(locale),
         "versions": _(
             "Each version is the SHA-256 hash of the artefact's text; the consent proof "
             "records the same versions."
@@ -265,6 +273,11 @@ def _labels(locale: str) -> dict[str, str]:
         "compare": _("Side by side"),
         "unreviewed": _("Translation not yet reviewed by a native legal reader"),
     }
+
+
+def _colon(locale: str) -> str:
+    """A colon as the locale writes it after a label: French puts a no-break space before it."""
+    return "\u00a0:" if babel_locale(locale).language == "fr" else ":"
 
 
 def html_to_pdf(html: str, *, title: str = "") -> bytes:
@@ -283,7 +296,8 @@ def _tag_languages(document: Any, pdf: Any) -> None:
     """Give each top-level structure element the language of its page (PDF /Lang).
 
     WeasyPrint tags the document's language only; every locale section starts on its own
-    named page (``locale-fr``...), so the page tells the language of what it holds.
+    named page (``locale-fr``..., ``public-fr`` for the public notice), so the page tells the
+    language of what it holds.
     """
     import pydyf
 
@@ -299,9 +313,9 @@ def _tag_languages(document: Any, pdf: Any) -> None:
     for top in resolve(root["K"][0])["K"]:
         element = resolve(top)
         page = document.pages[pages[number(element["Pg"])]]
-        name = str(page._page_box.page_type.name or "")
-        if name.startswith("locale-"):
-            element["Lang"] = pydyf.String(name.removeprefix("locale-"))
+        kind, _, locale = str(page._page_box.page_type.name or "").partition("-")
+        if kind in ("locale", "public") and locale:
+            element["Lang"] = pydyf.String(locale)
 
 
 def export_pdf(
@@ -333,6 +347,44 @@ def export_pdf(
         stylesheets=[_stylesheet()],
         font_config=_font_config(),
         attachments=[attachment],
+        pdf_variant="pdf/ua-1",
+        finisher=_tag_languages,
+    )
+    if not isinstance(pdf, bytes):  # pragma: no cover - WeasyPrint returns bytes without target
+        raise PdfError("WeasyPrint returned no PDF")
+    return pdf
+
+
+def notice_html(spec: Spec, locale: str | None = None) -> str:
+    """The HTML of the public notice PDF (what WeasyPrint lays out), for tests and debugging."""
+    chosen = negotiate(locale or spec.locales[0], spec.locales)
+    _ = translations(chosen).gettext
+    rendered = render(spec, "notice-full", chosen)
+    template = ENVIRONMENT.get_template("pdf/notice.html")
+    return template.render(
+        locale=chosen,
+        spec=spec,
+        rendered=rendered,
+        heading=_(ARTEFACTS["notice-full"].title),
+        title=_("How %(name)s uses your personal data") % {"name": spec.controller.name},
+        labels=_labels(chosen),
+        toolkit_version=__version__,
+        short=_short,
+    )
+
+
+def notice_pdf(spec: Spec, locale: str | None = None) -> bytes:
+    """The full notice a person reads, in one locale (default: the spec's first), as PDF.
+
+    This is the document to offer the public: the notice and its ``sha256:`` version on every
+    page, tagged with its language, without the pack's cover, review notes or redlines.
+    """
+    from weasyprint import HTML
+
+    document = HTML(string=notice_html(spec, locale), base_url=str(Path(__file__).parent))
+    pdf = document.write_pdf(
+        stylesheets=[_stylesheet()],
+        font_config=_font_config(),
         pdf_variant="pdf/ua-1",
         finisher=_tag_languages,
     )
