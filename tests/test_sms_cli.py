@@ -91,6 +91,8 @@ def test_preview_json_and_gsm_safe() -> None:
         "analysis",
         "warnings",
         "changes",
+        "suggestions",
+        "placeholders",
     }
     assert payload["body"] == "C'est pret"
     assert payload["analysis"]["encoding"] == "GSM-7"

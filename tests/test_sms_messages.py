@@ -39,9 +39,14 @@ def test_regular_preview_and_ucs2_warning(examples: dict[str, Spec]) -> None:
     result = preview(spec, "Prêt ? Réservez dès aujourd’hui", "fr")
     assert result.analysis.encoding == UCS2
     (warning,) = [w for w in result.warnings if w.code == "ucs2"]
-    assert "'ê' (U+00EA) at body 2" in warning.message
-    assert "'’' (U+2019) at body 27" in warning.message
-    assert "GSM-safe rewrite would make it GSM-7" in warning.message
+    # in the reader's language, 1-based positions, no code points
+    assert "ê (caractère 3 de votre texte), ’ (caractère 28 de votre texte)" in warning.message
+    english = preview(spec, "Prêt ? Réservez dès aujourd’hui", "fr", ui_locale="en")
+    assert "ê (character 3 of your text)" in english.warnings[-1].message
+    (transliterate,) = [s for s in result.suggestions if s.kind == "transliterate"]
+    assert transliterate.body == "Pret ? Réservez dès aujourd'hui"
+    assert (transliterate.segments_before, transliterate.segments_after) == (2, 1)
+    assert transliterate.encoding_after == "GSM-7" and transliterate.saves
 
 
 def test_gsm_safe_preview_reports_every_change(examples: dict[str, Spec]) -> None:
@@ -64,7 +69,7 @@ def test_rewriting_the_footer_is_always_said() -> None:
     spec = build(data)
     result = preview(spec, "Offre du jour", "fr", gsm_safe_rewrite=True, transliterate=True)
     (warning,) = [w for w in result.warnings if w.code == "footer-altered"]
-    assert "'ê'->'e'" in warning.message
+    assert "(ê → e)" in warning.message
     assert {w.code for w in result.warnings} >= {"footer-altered", "identity-missing"}
     assert "Creperie Bretonne SARL" in result.message
     before = "Offre du jour\n" + render(spec, "sms-footer", "fr").text
