@@ -162,7 +162,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
+    def csrf_error(error: CSRFError) -> Any:
+        if request.path.startswith("/api/"):  # a script reads it (the SMS preview): JSON
+            message = translations(request_locale()).gettext(
+                "Your session has expired. Reload the page to continue."
+            )
+            return jsonify({"error": message, "code": "session-expired"}), 400
         return render_template("error.html", code=400, message=error.description), 400
 
     @app.errorhandler(HTTPException)
@@ -197,8 +202,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return render_template("error.html", code=503, message=message), 503, headers
 
     @app.errorhandler(Exception)
-    def crash(error: Exception) -> tuple[str, int]:
+    def crash(error: Exception) -> Any:
         app.logger.exception("unexpected error")  # the trace goes to the log, never the client
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "Internal error"}), 500
         return render_template("error.html", code=500, message="Internal error"), 500
 
     return app

@@ -36,7 +36,7 @@ from toolkit.proof import ConsentEvent, LedgerError
 from toolkit.proof.audit import phone_column, run_audit
 from toolkit.proof.receipt import receipt_html, receipt_pdf
 from toolkit.rules import days
-from toolkit.sms import SmsError, gsm_safe, preview
+from toolkit.sms import SmsError, preview
 
 from .admin_sessions import AdminSessions
 
@@ -300,23 +300,46 @@ def preview_page() -> str:
 
 @public.post("/api/sms/preview")
 def api_preview() -> Any:
+    """The preview page's live view, JSON in and out (errors too, in the page's language):
+    the message cut into cells with their segment, the counters, warnings and suggestions."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
-        abort(400, "expected JSON {body, locale, first_contact}")
-    locale = str(payload.get("locale") or request_locale())
-    first = bool(payload.get("first_contact"))
+        abort(400, "expected JSON {body, locale, first_contact, smart_encoding, samples}")
+    ui = request_locale()
+    if not payload["body"].strip():
+        return jsonify({"error": _("Type a message to see its preview."), "code": "empty"}), 400
+    locale = str(payload.get("locale") or ui)
+    samples = payload.get("samples")
+    if not isinstance(samples, dict):
+        samples = {}
     try:
-        result = preview(state().spec, payload["body"], locale, first)
+        result = preview(
+            state().spec,
+            payload["body"],
+            locale,
+            bool(payload.get("first_contact")),
+            smart_encoding=bool(payload.get("smart_encoding")),
+            samples={str(k): str(v) for k, v in samples.items()},
+            ui_locale=ui,
+        )
     except (SmsError, ValueError) as exc:
-        abort(400, str(exc))
-    suggestion, changes = gsm_safe(result.body, transliterate=True)
+        message = str(exc)
+        if message.startswith("template position"):
+            message = _(
+                "A brace { or } stands alone: write a placeholder as {first_name}, "
+                "a brace as {{ or }}."
+            )
+        return jsonify({"error": message, "code": "invalid"}), 400
     data = result.as_json()
-    data["suggestion"] = suggestion if changes else None
+    cells = result.cells()
+    data["cells"] = cells
+    data["characters"] = len(cells)
+    sent = result.analysis.sent if result.analysis.sent is not None else result.message
     data["segments_text"] = [
-        result.message[a:b]
+        sent[a:b]
         for a, b in zip(
             (0, *result.analysis.breaks),
-            (*result.analysis.breaks, len(result.message)),
+            (*result.analysis.breaks, len(sent)),
             strict=True,
         )
     ]

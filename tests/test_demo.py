@@ -234,14 +234,15 @@ def test_preview_api(client: FlaskClient) -> None:
     assert response.status_code == 200
     data = response.json
     assert data["analysis"]["encoding"] == "UCS-2"
-    assert data["suggestion"] == "C'est pret"
+    (plain,) = [s for s in data["suggestions"] if s["kind"] == "transliterate"]
+    assert plain["body"] == "C'est pret"
     assert "STOP au 36111" in data["message"]
     assert "".join(data["segments_text"]) == data["message"]
     # the footer's budget: the first-contact footer fills a single SMS on its own
     assert data["footer_budget"] == {"units": len(data["footer"]), "left_in_one_sms": 0}
     assert client.post("/api/sms/preview", json={"body": "x"}).status_code == 400  # no CSRF
     empty = client.post("/api/sms/preview", json={"body": " "}, headers={"X-CSRFToken": token})
-    assert empty.status_code == 400 and "empty" in empty.json["error"]
+    assert empty.status_code == 400 and empty.json["code"] == "empty"
 
 
 def test_notice_pdf(client: FlaskClient) -> None:
