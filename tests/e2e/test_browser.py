@@ -107,22 +107,6 @@ def test_sign_up_in_the_browser_records_what_was_shown(
     assert csp_violations(page) == []
 
 
-def test_preview_updates_as_the_marketer_types(served: tuple[str, Ledger], page: Page) -> None:
-    base, _app = served
-    page.goto(f"{base}/preview?lang=fr")
-    page.fill("#body", "Votre diagnostic vous attend")
-    expect(page.locator("#summary")).to_contain_text("GSM-7")
-    expect(page.locator("#summary")).to_contain_text("1 segment(s)")
-    page.fill("#body", "Votre diagnostic vous attend. " * 6)
-    expect(page.locator("#summary")).to_contain_text("2 segment(s)")
-    page.fill("#body", "C’est prêt")
-    expect(page.locator("#summary")).to_contain_text("UCS-2")
-    expect(page.locator("#suggestion")).to_have_text("C'est pret")
-    page.get_by_role("button", name="L'utiliser").click()
-    expect(page.locator("#summary")).to_contain_text("GSM-7")
-    assert csp_violations(page) == []
-
-
 def test_csp_blocks_inline_script_and_the_check_sees_it(
     served: tuple[str, Ledger], page: Page
 ) -> None:
