@@ -1,5 +1,5 @@
 """The legal-review PDF pack: content, versions, running headers, metadata, tags, attachment,
-redline and side-by-side views, fonts, and bad input."""
+redline and side-by-side views, fonts, and bad input; the public notice PDF."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,16 @@ from test_render import RIGHTS
 
 from toolkit import ARTEFACTS, load_spec, render
 from toolkit.cli import main
-from toolkit.i18n import translations
-from toolkit.pdf import _labels, export_pdf, pack_html
+from toolkit.errors import ArtefactError
+from toolkit.i18n import babel_locale, translations
+from toolkit.pdf import _labels, export_pdf, notice_pdf, pack_html
 from toolkit.spec import Spec, validate_spec
 
 DSE = ROOT / "examples" / "dse-france.toml"
+NEWSLETTER = ROOT / "examples" / "newsletter.toml"
+MM = 72 / 25.4  # PDF points in a millimetre
+TOP_MARGIN, BOTTOM_MARGIN = 22 * MM, 20 * MM  # pack.css: @page margin
+VERSION = re.compile(r"sha256:?([0-9a-f]{64})")  # as printed, or flattened (no colon)
 UNREVIEWED = {
     "en": "Translation not yet reviewed by a native legal reader",
     "fr": "Traduction pas encore relue par un juriste de langue maternelle",
@@ -38,20 +44,105 @@ def flat(text: str) -> str:
     return re.sub(r"[\s:]", "", text)
 
 
-def body(pages: list[str], controller: str) -> str:
-    """The pages' text without running headers, footers and list bullets, pages joined."""
-    footers = []
-    for loc in LOCALES:
-        _ = translations(loc).gettext
-        page = (
-            re.escape(_("page %(page)s of %(pages)s"))
-            .replace(re.escape("%(page)s"), r"\d+")
-            .replace(re.escape("%(pages)s"), r"\d+")
-        )
-        footers.append(rf"({re.escape(_labels(loc)['unreviewed'])} )?{page}")
-    margin = re.compile(rf"^(•\s*|{re.escape(controller)}( \S+){{1,2}}|{'|'.join(footers)})$")
-    kept = [line for text in pages for line in text.splitlines() if not margin.match(line)]
-    return "\n".join(kept)
+@dataclass(frozen=True)
+class Regions:
+    """A page's text by where it is drawn: running header, body, footer (whitespace as read)."""
+
+    header: str
+    body: str
+    footer: str
+
+
+def regions(page: pypdf.PageObject) -> Regions:
+    """Split a page's text by its position: above the top margin is the running header."""
+    height = float(page.mediabox.height)
+    parts: dict[str, list[str]] = {"header": [], "body": [], "footer": []}
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: Any) -> None:
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]  # the text's origin on the page
+        top, bottom = y > height - TOP_MARGIN, y < BOTTOM_MARGIN
+        parts["header" if top else "footer" if bottom else "body"].append(text)
+
+    page.extract_text(visitor_text=visit)
+    return Regions(
+        header=" ".join(" ".join(parts["header"]).split()),
+        body="\n".join(parts["body"]),
+        footer=" ".join(" ".join(parts["footer"]).split()),
+    )
+
+
+def read(pdf: bytes) -> list[Regions]:
+    return [regions(page) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+def titles(spec: Spec, locale: str) -> dict[str, tuple[str, str]]:
+    """Each version render() gives in a locale -> (locale, the artefact's title in it)."""
+    _ = translations(locale).gettext
+    known = {}
+    for name, artefact in ARTEFACTS.items():
+        try:
+            known[render(spec, name, locale).version] = (locale, _(artefact.title))
+        except ArtefactError:
+            continue  # e.g. no confirmation SMS in a spec without SMS consent
+    if spec.sms is not None:
+        first = render(spec, "sms-footer", locale, first_contact=True).version
+        known[first] = (locale, _("SMS footer, first message"))
+    return known
+
+
+def assert_headers_follow_artefacts(pdf: bytes, spec: Spec, locales: list[str]) -> int:
+    """Every page after the cover names, in its header, the artefact whose text the page
+    continues, or the one it opens with: title, locale and short version. Returns the number
+    of pages checked.
+
+    The oracle reads only the body: an artefact starts where its full ``sha256:`` version is
+    printed under its title; a page whose body opens with headings and such a version starts
+    that artefact, any other page continues the last one printed before it. In a side-by-side
+    table both columns' versions stand together (and the table's head repeats on every page).
+    """
+    known: dict[str, tuple[str, str]] = {}
+    headings: set[str] = set()
+    for locale in locales:
+        known |= titles(spec, locale)
+        labels = _labels(locale)
+        language = babel_locale(locale).get_display_name(locale)
+        headings |= {labels["redline"], labels["version"], f"{language} ({locale})"}
+        headings |= {f"{labels['compare']} — {a} | {b}" for a in locales for b in locales}
+    headings |= {title for _, title in known.values()}
+    removable = sorted((flat(h) for h in headings), key=len, reverse=True)
+
+    def header(group: list[str]) -> str:
+        names = [known[v] for v in group]
+        where = " | ".join(locale for locale, _ in names)
+        versions = " | ".join(f"sha256:{v.removeprefix('sha256:')[:12]}" for v in group)
+        return f"{spec.controller.name} {names[0][1]} {where} {versions}"
+
+    pages = read(pdf)
+    note = flat(_labels(locales[0])["versions"])  # the cover's last words
+    cover = next(i for i, page in enumerate(pages) if note in flat(page.body)) + 1
+    for page in pages[:cover]:
+        assert page.header == spec.controller.name  # the cover stands for no one artefact
+    current: list[str] | None = None
+    for number, page in enumerate(pages[cover:], start=cover + 1):
+        text = flat(page.body)
+        groups: list[tuple[int, int, list[str]]] = []  # (start, end, versions) as printed
+        for found in VERSION.finditer(text):
+            version = f"sha256:{found.group(1)}"
+            if groups and groups[-1][1] == found.start():  # the next column of a side-by-side
+                groups[-1] = (groups[-1][0], found.end(), [*groups[-1][2], version])
+            else:
+                groups.append((found.start(), found.end(), [version]))
+        if groups:
+            prefix = text[: groups[0][0]]
+            for heading in removable:
+                prefix = prefix.replace(heading, "")
+            if not prefix:  # the page opens with this artefact
+                current = groups[0][2]
+        assert current is not None, f"page {number} continues nothing"
+        assert page.header == header(current), (number, page.body[:300])
+        if groups:
+            current = groups[-1][2]
+    return len(pages) - cover
 
 
 @pytest.fixture(scope="module")
@@ -74,16 +165,9 @@ def pages(reader: pypdf.PdfReader) -> list[str]:
     return [page.extract_text() for page in reader.pages]
 
 
-def locale_text(pages: list[str], dse: Spec, locale: str) -> str:
-    """The text of the pages of one locale's section (the header names the locale)."""
-    others = "|".join(loc for loc in dse.locales if loc != locale)
-    chosen = [
-        p
-        for p in pages[1:]
-        if re.search(rf"\b{locale}\b", p.splitlines()[-1] + p)
-        and not re.search(rf"^({others})\b", p, re.M)
-    ]
-    return flat("\n".join(chosen))
+@pytest.fixture(scope="module")
+def laid_out(reader: pypdf.PdfReader) -> list[Regions]:
+    return [regions(page) for page in reader.pages]
 
 
 def test_every_page_has_the_running_header_and_page_numbers(pages: list[str], dse: Spec) -> None:
@@ -92,6 +176,43 @@ def test_every_page_has_the_running_header_and_page_numbers(pages: list[str], ds
     for number, text in enumerate(pages, start=1):
         assert dse.controller.name in text, number
         assert re.search(rf"\b{number}\b\D+\b{total}\b", text), number
+
+
+def test_every_page_header_names_the_artefact_it_continues(pack: bytes, dse: Spec) -> None:
+    # Every locale of the SMS-and-calls example: the full notice runs over several pages, and
+    # pages that continue one artefact and start the next one are there in every locale.
+    assert assert_headers_follow_artefacts(pack, dse, list(dse.locales)) > 20
+
+
+def test_headers_in_the_newsletter_redline_and_side_by_side_packs(
+    examples: dict[str, Spec], dse: Spec
+) -> None:
+    newsletter = examples["newsletter"]
+    checked = assert_headers_follow_artefacts(
+        export_pdf(newsletter, ["de", "fr", "it"]), newsletter, ["de", "fr", "it"]
+    )
+    data = json.loads(json.dumps(dse.model_dump(mode="json")))
+    data["purposes"][0]["retention"] = "P2Y"
+    newer = validate_spec(data)
+    redline = export_pdf(newer, ["de", "es"], previous=dse)
+    checked += assert_headers_follow_artefacts(redline, newer, ["de", "es"])
+    side_by_side = export_pdf(dse, ["en"], compare=("fr", "en"))
+    checked += assert_headers_follow_artefacts(side_by_side, dse, ["en", "fr"])
+    assert checked > 20
+
+
+def test_cover_rows_are_never_split_across_pages(laid_out: list[Regions], dse: Spec) -> None:
+    note = flat(_labels(dse.locales[0])["versions"])
+    cover = next(i for i, page in enumerate(laid_out) if note in flat(page.body)) + 1
+    assert cover >= 2  # five locales' rows do not fit on one page: the table breaks
+    bodies = [flat(page.body) for page in laid_out[:cover]]
+    for locale in dse.locales:
+        rows = [(name, render(dse, name, locale).version) for name in ARTEFACTS]
+        first = render(dse, "sms-footer", locale, first_contact=True).version
+        rows.append(("sms-footer --first-contact", first))  # as optin render spells it
+        for name, version in rows:
+            row = flat(f"{name} {locale} {version}")  # the row's cells, read in order
+            assert sum(row in body for body in bodies) == 1, (name, locale)
 
 
 def test_cover_lists_every_version_as_the_cli_renders_it(pages: list[str], dse: Spec) -> None:
@@ -111,9 +232,9 @@ def test_cover_lists_every_version_as_the_cli_renders_it(pages: list[str], dse: 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_each_locale_carries_every_element_and_right(
-    pages: list[str], dse: Spec, locale: str
+    laid_out: list[Regions], dse: Spec, locale: str
 ) -> None:
-    text = flat(body(pages, dse.controller.name))
+    text = flat("\n".join(page.body for page in laid_out)).replace("•", "")  # list bullets
     for artefact in ("notice-short", "notice-full", "checkbox"):
         for line in render(dse, artefact, locale).text.splitlines():
             line = line.lstrip("- ").removeprefix("[ ] ").strip()
@@ -166,14 +287,12 @@ def test_spec_attachment_round_trips(reader: pypdf.PdfReader, dse: Spec) -> None
     assert validate_spec(json.loads(payload)) == dse
 
 
-def test_unreviewed_translations_say_so_on_every_page(pages: list[str], dse: Spec) -> None:
+def test_unreviewed_translations_say_so_on_every_page(laid_out: list[Regions], dse: Spec) -> None:
     notes = {loc: _labels(loc)["unreviewed"] for loc in LOCALES}
-    assert all(any(note in page for note in notes.values()) for page in pages)
+    assert all(any(note in page.footer for note in notes.values()) for page in laid_out)
     for locale in dse.locales:
-        own = [
-            p for p in pages if re.search(rf"^{re.escape(dse.controller.name)} {locale}\b", p, re.M)
-        ]
-        assert own and all(notes[locale] in p for p in own), locale
+        own = [p for p in laid_out if re.search(rf" {locale} sha256:[0-9a-f]{{12}}$", p.header)]
+        assert own and all(notes[locale] in p.footer for p in own), locale
 
 
 def test_a_reviewed_locale_carries_no_note(monkeypatch: pytest.MonkeyPatch, dse: Spec) -> None:
@@ -275,6 +394,59 @@ def test_long_description_flows_over_pages() -> None:
     assert len(pdf.pages) >= 4
 
 
+@pytest.mark.parametrize("locale", ["de", "fr"])
+def test_public_notice_is_the_persons_notice_without_review_marks(dse: Spec, locale: str) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(notice_pdf(dse, locale)))
+    pages = [regions(page) for page in reader.pages]
+    assert len(pages) >= 2  # continuation pages too
+    notice = render(dse, "notice-full", locale)
+    text = flat("\n".join(page.body for page in pages)).replace("•", "")  # list bullets
+    for line in notice.text.splitlines():
+        assert flat(line.lstrip("- ")) in text, line
+    # Its version, in full at the end and short on every page, as the pack's headers say it.
+    title = translations(locale).gettext(ARTEFACTS["notice-full"].title)
+    short = notice.version.removeprefix("sha256:")[:12]
+    for page in pages:
+        assert page.header == f"{dse.controller.name} {title} {locale} sha256:{short}"
+    everything = flat(" ".join(f"{p.header} {p.body} {p.footer}" for p in pages))
+    assert {f"sha256:{v}" for v in VERSION.findall(everything)} == {notice.version}
+    # Nothing of the review pack: no note on the translation, cover, redline or side by side.
+    for loc in LOCALES:
+        labels = _labels(loc)
+        for key in ("unreviewed", "cover", "versions", "redline", "unchanged", "new", "compare"):
+            assert flat(labels[key]) not in everything, (loc, key)
+    page_words = translations(locale).gettext("page %(page)s of %(pages)s")
+    for number, page in enumerate(pages, start=1):
+        assert page.footer == page_words % {"page": number, "pages": len(pages)}
+    assert not reader.attachments
+    root: Any = reader.trailer["/Root"]
+    assert str(root["/Lang"]) == locale
+    tops = root["/StructTreeRoot"]["/K"][0]["/K"]  # the document's top-level elements
+    assert {str(top.get_object().get("/Lang")) for top in tops} == {locale}
+    assert reader.metadata is not None and dse.controller.name in (reader.metadata.title or "")
+
+
+def test_demo_serves_the_public_notice_not_the_pack(tmp_path: Path, dse: Spec) -> None:
+    from demo import create_app
+
+    app = create_app(
+        {
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'optin.db'}",
+            "OPTIN_ADMIN_TOKEN": "admin-secret-token",
+            "TESTING": True,
+        }
+    )
+    try:
+        response = app.test_client().get("/notice.pdf?lang=it")
+    finally:
+        app.extensions["optin"].ledger.close()
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pages = read(response.data)
+    served = [(page.header, page.body, page.footer) for page in pages]
+    public = [(page.header, page.body, page.footer) for page in read(notice_pdf(dse, "it"))]
+    assert served == public
+
+
 def test_cli_pdf(tmp_path: Path) -> None:
     out = tmp_path / "notice.pdf"
     broken = tmp_path / "broken.toml"
@@ -285,7 +457,15 @@ def test_cli_pdf(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF-")
+    public = tmp_path / "public.pdf"
+    result = runner.invoke(main, ["pdf", str(DSE), "-o", str(public), "--public", "-l", "es"])
+    assert result.exit_code == 0, result.stderr
+    notice = render(load_spec(DSE), "notice-full", "es")
+    assert [flat(p.body) for p in read(public.read_bytes())][-1].endswith(flat(notice.version))
     bad = [
+        (["pdf", str(DSE), "-o", str(out), "--public", "-l", "fr", "-l", "en"], 2, "one --locale"),
+        (["pdf", str(DSE), "-o", str(out), "--public", "--compare", "fr,en"], 2, "one --locale"),
+        (["pdf", str(DSE), "-o", str(out), "--public", "-l", "pt"], 1, "unsupported locale 'pt'"),
         (["pdf", str(DSE), "-o", str(out), "--locale", "pt"], 1, "unsupported locale 'pt'"),
         (["pdf", str(DSE), "-o", str(tmp_path / "no" / "x.pdf")], 1, "cannot write"),
         (["pdf", str(DSE), "-o", str(out), "--compare", "fr"], 2, "two locales"),
