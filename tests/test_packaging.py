@@ -37,6 +37,8 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
     }
     assert shipped <= names
     assert {"toolkit/sms/keywords.toml", "toolkit/locales/review.toml"} <= names
+    # PEP 561: without the marker, users' type checkers ignore the toolkit's annotations
+    assert "toolkit/py.typed" in names
     for locale in LOCALES:
         assert f"toolkit/locales/{locale}/LC_MESSAGES/messages.mo" in names
     assert any(n.endswith("entry_points.txt") for n in names)
@@ -45,7 +47,8 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import sys, toolkit, toolkit.i18n as i; r = sys.modules['toolkit.render']; "
+        "import sys, toolkit, toolkit.i18n as i, toolkit.render; "
+        "r = sys.modules['toolkit.render']; "
         "assert toolkit.__file__.startswith(sys.argv[1]), toolkit.__file__; "
         "assert str(r.TEMPLATES_DIR).startswith(sys.argv[1]); "
         "s = toolkit.load_spec(sys.argv[2]); "

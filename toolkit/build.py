@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .context import COLLECTIONS
+from .artefacts import COLLECTIONS
 from .errors import ArtefactError
 from .render import ARTEFACTS, Rendered, render
 from .spec import Spec

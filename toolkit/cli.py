@@ -2,6 +2,10 @@
 
 Exit codes: 0 success, 1 bad input (every problem on stderr as ``FILE: path: message``),
 2 usage error.
+
+Each command imports what it needs when it runs, never at the top of this module: ``optin
+--version`` and ``optin --help`` import click alone, ``optin render`` no ledger (SQLAlchemy),
+no PDF (WeasyPrint) and no signing (cryptography). tests/test_cli_startup.py checks it.
 """
 
 from __future__ import annotations
@@ -19,25 +23,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
-from .context import COLLECTIONS
-from .csvio import SafeWriter, read_csv
-from .errors import SpecError, ToolkitError
-from .render import ARTEFACTS, render
-from .sms import (
-    GSM7,
-    SmsAnalysis,
-    analyze,
-    parse_reply,
-    preview,
-    segment_texts,
-    spec_keywords,
-)
-from .sms.batch import REPORT_COLUMNS, run_batch
-from .spec import check_spec, json_schema, load_spec
+from .artefacts import ARTEFACTS, COLLECTIONS
 
 if TYPE_CHECKING:
     from .proof import Ledger
     from .rules import RuleBook
+    from .sms import SmsAnalysis
 
 
 def _fail(message: str) -> NoReturn:
@@ -48,6 +39,8 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _exit_on_error(prefix: str) -> Iterator[None]:
     """Bad input ends the command with its message on stderr and status 1, never a traceback."""
+    from .errors import SpecError, ToolkitError
+
     try:
         yield
     except SpecError as exc:
@@ -63,6 +56,20 @@ def _exit_on_error(prefix: str) -> Iterator[None]:
 @click.version_option(__version__, prog_name="optin")
 def main() -> None:
     """Render lawful consent checkboxes, notices and SMS footers from one spec file."""
+
+
+def _keep_compiled_templates() -> None:
+    """Commands that render keep the compiled templates for the next run, in the user's cache
+    ($XDG_CACHE_HOME, or ~/.cache, then optin-toolkit/): compiling them would otherwise take
+    most of a short command's time."""
+    from .render import keep_compiled_templates
+
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        cache = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    except RuntimeError:  # no home directory: compile every time
+        return
+    keep_compiled_templates(cache / "optin-toolkit")
 
 
 def _day(value: str | None, option: str = "--at") -> date | None:
@@ -118,6 +125,9 @@ def _book(rule_files: tuple[str, ...]) -> RuleBook:
 def validate(specs: tuple[str, ...], at: str | None, rule_files: tuple[str, ...]) -> None:
     """Check spec files, the channel law of each market included; print every problem as
     FILE: path: message (and warnings, which do not fail)."""
+    from .errors import SpecError
+    from .spec import check_spec, load_spec
+
     day = _day(at)
     rule_book = _book(rule_files)
     failed = False
@@ -150,6 +160,7 @@ def rules_explain(
 ) -> None:
     """Per purpose and market: what applies and why, with the sources (exit 1 if unlawful)."""
     from .explain import explain, report_lines
+    from .spec import load_spec
 
     day = _day(at) or datetime.now(UTC).date()
     rule_book = _book(rule_files)
@@ -206,6 +217,9 @@ def build_cmd(spec_path: str, outdir: str) -> None:
     """Write every artefact of SPEC in every locale (HTML fragment and text) and a
     manifest.json of their versions, for sites that are not written in Python."""
     from .build import build
+    from .spec import load_spec
+
+    _keep_compiled_templates()
 
     with _exit_on_error(spec_path):
         manifest = build(load_spec(spec_path), outdir)
@@ -242,6 +256,10 @@ def render_cmd(
     collection: str | None,
 ) -> None:
     """Render one artefact of SPEC in one locale."""
+    from .render import render
+    from .spec import load_spec
+
+    _keep_compiled_templates()
     if first_contact and artefact != "sms-footer":
         raise click.UsageError("--first-contact applies to --artefact sms-footer only")
     with _exit_on_error(spec_path):
@@ -263,6 +281,8 @@ def render_cmd(
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of a spec file."""
+    from .spec import json_schema
+
     click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=2))
 
 
@@ -275,6 +295,8 @@ def sms() -> None:
 
 
 def _ruler(text: str, analysis: SmsAnalysis) -> list[str]:
+    from .sms import segment_texts
+
     width = len(str(max(analysis.per_segment, default=0)))
     return [
         f"[{i}] {units:>{width}} |{chunk.replace(chr(10), '⏎').replace(chr(13), '␍')}|"
@@ -285,6 +307,8 @@ def _ruler(text: str, analysis: SmsAnalysis) -> list[str]:
 
 
 def _summary(analysis: SmsAnalysis) -> str:
+    from .sms import GSM7
+
     unit = "septets" if analysis.encoding == GSM7 else "UTF-16 units"
     return (
         f"{analysis.encoding}, {analysis.units} {unit}, {analysis.segments} segment(s), "
@@ -301,6 +325,8 @@ def _echo_json(payload: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def sms_analyze(text: str, as_json: bool) -> None:
     """Encoding, units and segments of TEXT, with a segment ruler."""
+    from .sms import analyze
+
     with _exit_on_error("error"):
         analysis = analyze(text)
     if as_json:
@@ -332,6 +358,10 @@ def sms_preview(
     as_json: bool,
 ) -> None:
     """BODY plus the spec's footer, exactly as sent: segments and warnings."""
+    from .sms import preview
+    from .spec import load_spec
+
+    _keep_compiled_templates()
     if transliterate and not gsm_safe:
         raise click.UsageError("--transliterate goes with --gsm-safe")
     with _exit_on_error(spec_path):
@@ -370,6 +400,9 @@ def sms_preview(
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def sms_reply(text: str, spec_path: str | None, as_json: bool) -> None:
     """Classify an inbound SMS: opt-out, opt-in, help or other."""
+    from .sms import parse_reply, spec_keywords
+    from .spec import load_spec
+
     keywords = None
     if spec_path:
         with _exit_on_error(spec_path):
@@ -398,6 +431,11 @@ def sms_batch(
     output: str | None,
 ) -> None:
     """One report row per recipient of CAMPAIGN.csv, then the campaign's totals on stderr."""
+    from .csvio import SafeWriter, read_csv
+    from .sms.batch import REPORT_COLUMNS, run_batch
+    from .spec import load_spec
+
+    _keep_compiled_templates()
     with _exit_on_error("error"):
         spec = load_spec(spec_path)
         with (
@@ -488,6 +526,9 @@ def pdf_cmd(
             raise click.UsageError("--compare takes two locales, like --compare fr,en")
         pair = (parts[0], parts[1])
     from .pdf import export_pdf, notice_pdf
+    from .spec import load_spec
+
+    _keep_compiled_templates()
 
     with _exit_on_error(spec_path):
         spec = load_spec(spec_path)
@@ -525,6 +566,7 @@ def _ledger(db: str, spec_path: str | None = None, *, create: bool = False) -> L
     """The ledger at ``db``; only a command that writes may create it (D8: a typo in a path
     must fail, never report an empty new ledger as intact)."""
     from .proof import Ledger  # SQLAlchemy only for the commands that use the ledger
+    from .spec import load_spec
 
     spec = load_spec(spec_path) if spec_path else None
     return Ledger(db, spec=spec, create=create)
@@ -586,6 +628,7 @@ def ledger_checkpoint(db: str, key_path: str) -> None:
 def ledger_verify(db: str, checkpoint_files: tuple[str, ...], public_key: str | None) -> None:
     """Recompute the chain, every version against its stored text, and that the chain still
     extends each checkpoint; exit 1 naming the first broken record."""
+    from .errors import ToolkitError
     from .proof.checkpoint import read_checkpoint
 
     with _exit_on_error(db):
@@ -805,6 +848,7 @@ def audit_cmd(
     workers: int | None,
 ) -> None:
     """Split CONTACTS.csv into sendable.csv and blocked.csv (with reasons) and a summary."""
+    from .csvio import read_csv
     from .proof.audit import csv_writer, phone_column, run_audit
 
     moment = _moment(at)

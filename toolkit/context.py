@@ -13,6 +13,7 @@ from typing import Any
 import phonenumbers
 from babel.languages import get_official_languages
 
+from .artefacts import COLLECTIONS as COLLECTIONS  # where a reader's data came from
 from .errors import ArtefactError
 from .i18n import (
     babel_locale,
@@ -291,10 +292,6 @@ def _authority_gloss(spec: Spec, locale: str) -> str | None:
     return translations(locale).gettext("a data protection authority (%(country)s)") % {
         "country": country_name(country, locale)
     }
-
-
-#: What ``collection`` may be: the place the reader's data came from.
-COLLECTIONS = ("person", "source")
 
 
 def build_context(

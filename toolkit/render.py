@@ -9,19 +9,27 @@ The version is ``sha256:`` of the artefact's plain text: what a person reads, no
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
+import stat
 import unicodedata
 import weakref
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2.bccache import Bucket, FileSystemBytecodeCache
 from markupsafe import Markup
 
-from .context import COLLECTIONS, NoticeContext, build_context
+from .artefacts import ARTEFACTS, COLLECTIONS, Artefact
+from .artefacts import N_ as N_  # re-exported: the receipt marks its messages with it
+from .context import NoticeContext, build_context
 from .errors import ArtefactError
 from .i18n import negotiate
 from .spec import Spec
@@ -34,32 +42,6 @@ def _templates_dir() -> Path:
 
 
 TEMPLATES_DIR = _templates_dir()
-
-
-def N_(message: str) -> str:
-    """gettext's marker: the message is extracted, and translated where it is shown."""
-    return message
-
-
-@dataclass(frozen=True)
-class Artefact:
-    """One artefact as everything reads it: render, the CLI, the PDF pack, the ledger's text
-    resolver, the consent form's hidden fields and the receipt."""
-
-    template: str  # ``.html``: autoescaped HTML; ``.txt``: text
-    title: str  # what a reader calls it (a msgid: translate it where it is shown)
-    form_field: str | None = None  # the hidden field a consent form carries its version in
-
-
-#: The one registry of artefacts.
-ARTEFACTS: dict[str, Artefact] = {
-    "checkbox": Artefact("checkbox.html", N_("Consent checkboxes"), "optin_version_checkbox"),
-    "notice-short": Artefact("notice-short.html", N_("Short notice"), "optin_version_notice_short"),
-    "notice-full": Artefact("notice-full.html", N_("Full notice"), "optin_version_notice_full"),
-    "sms-footer": Artefact("sms-footer.txt", N_("SMS footer")),
-    "call-script": Artefact("call-script.html", N_("Call script")),
-    "confirmation-sms": Artefact("confirmation-sms.txt", N_("Confirmation SMS")),
-}
 
 
 def _make_environment() -> Environment:
@@ -78,6 +60,67 @@ def _make_environment() -> Environment:
 
 
 ENVIRONMENT = _make_environment()
+
+
+class _CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja2's cache of compiled templates on disk, failing soft: an entry that cannot be
+    read or written is compiled again, never an error."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def keep_compiled_templates(directory: Path) -> bool:
+    """Keep the compiled templates in ``directory`` for the next process (the ``optin``
+    command: compiling the checkbox's templates takes longer than the rest of ``optin
+    render``). Jinja2 checks each entry against its template's source; the directory's name
+    adds the environment's options and the Jinja2 and toolkit versions, which change the code
+    compiled from the same source. Since the entries are code, a directory that others may
+    write to is not used (False)."""
+    from . import __version__
+
+    env = ENVIRONMENT
+    escape = env.autoescape
+    options = (
+        __version__,
+        getattr(jinja2, "__version__", None),
+        env.block_start_string,
+        env.block_end_string,
+        env.variable_start_string,
+        env.variable_end_string,
+        env.comment_start_string,
+        env.comment_end_string,
+        env.line_statement_prefix,
+        env.line_comment_prefix,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.newline_sequence,
+        env.keep_trailing_newline,
+        env.optimized,
+        sorted(env.extensions),
+        sorted(env.policies.items(), key=repr),
+        [escape(name) if callable(escape) else escape for name in ("a.html", "a.txt")],
+    )
+    fingerprint = hashlib.sha256(repr(options).encode()).hexdigest()[:16]
+    target = directory / f"templates-{fingerprint}"
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = target.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return False
+    env.bytecode_cache = _CompiledTemplates(str(target))
+    return True
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
-
-import holidays as holiday_calendars
 
 from .load import RuleBook
 from .model import (
@@ -30,6 +28,9 @@ from .model import (
     Rule,
     Window,
 )
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 NUMBER_TYPES: tuple[NumberType, ...] = ("mobile", "fixed_line")
 
@@ -270,8 +271,12 @@ def _month_length(year: int, month: int) -> int:
 
 
 @cache
-def _calendar(country: str) -> holiday_calendars.HolidayBase:
-    return holiday_calendars.country_holidays(country)
+def _calendar(country: str) -> HolidayBase:
+    # imported here: only a sending window on a day that may be a holiday needs the
+    # calendars, and importing them (40 ms) would slow every import of the rules
+    import holidays
+
+    return holidays.country_holidays(country)
 
 
 def in_window(window: Window, moment: datetime, zone: str, country: str | None) -> bool:

@@ -10,11 +10,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..render import render
-from ..spec import Spec
 from .preview import SEPARATOR
 from .segments import UCS2, SmsError, analyze
+
+if TYPE_CHECKING:
+    from ..spec import Spec
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
 REPORT_COLUMNS = ("encoding", "units", "segments", "non_gsm")
@@ -76,6 +78,8 @@ def run_batch(
 ) -> BatchTotals:
     """Render and analyse one message per row (a list of values in ``columns`` order);
     ``write`` gets each report row: the row's values, then encoding, units, segments, non_gsm."""
+    from ..render import render  # the renderer (Jinja2, Babel) only once a batch runs
+
     literals, names = compile_template(template)
     missing = [n for n in dict.fromkeys(names) if n not in columns]
     if missing:

@@ -15,15 +15,15 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import regex
 
-from ..i18n import translations
-from ..render import notice_context, render
-from ..spec import Spec
 from .rewrite import Change, gsm_safe, is_symbol
 from .segments import GSM_CHARS, GSM_EXTENSION, SINGLE, UCS2, SmsAnalysis, SmsError, analyze
+
+if TYPE_CHECKING:
+    from ..spec import Spec
 
 SEPARATOR = "\n"  # between body and footer; a line feed is one GSM-7 septet
 
@@ -217,6 +217,10 @@ def preview(
     ``smart_encoding`` counts what a Twilio Messaging Service with Smart Encoding sends;
     warnings are in ``ui_locale`` (default: ``locale``), the language of whoever reads them.
     """
+    # here, not at the top: ``optin sms analyze`` imports this package without the renderer
+    from ..i18n import translations
+    from ..render import notice_context, render
+
     sms = spec.sms
     if sms is None:
         raise SmsError("the spec has no [sms] section, so there is no SMS to preview")
@@ -386,6 +390,8 @@ def _line_break_warnings(
     count = message.count("\r\n")
     if not count:
         return []
+    from ..i18n import translations
+
     plain = analyze(message.replace("\r\n", "\n"), smart_encoding=smart_encoding)
     values = {"count": count, "before": analysis.segments, "after": plain.segments}
     ngettext = translations(locale).ngettext
