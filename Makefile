@@ -10,7 +10,7 @@ POT    := $(LOCALES)/messages.pot
 # make demo PORT=8000
 PORT ?= 5000
 
-.PHONY: test sysdeps demo-deps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+.PHONY: test sysdeps demo-deps e2e-deps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
 
 # Debian packages: what the toolkit needs to make PDFs (WeasyPrint's Pango and HarfBuzz, the
 # DejaVu fonts the packs use), which `make demo` installs too; and what only the tests need:
@@ -38,6 +38,23 @@ sysdeps:
 
 demo-deps:
 	$(call install_packages,$(RUNTIME_PACKAGES))
+
+## axe-core, the accessibility checker tests/e2e/test_a11y.py loads into each page: the version
+## pinned in tests/e2e/package-lock.json, installed with npm (Debian's npm where it is missing).
+E2E_MODULES := tests/e2e/node_modules/.installed
+$(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages: npm"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; \
+	  else \
+	    echo "Missing: npm (to install axe-core for the accessibility test)"; \
+	    echo "Install it with: sudo apt-get install -y npm"; exit 1; \
+	  fi; }
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@touch $@
+
+e2e-deps: $(E2E_MODULES)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -73,7 +90,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict toolkit
 
-pytest: catalogs sysdeps
+pytest: catalogs sysdeps e2e-deps
 	$(BIN)/pytest -q
 
 test: sysdeps catalogs lint typecheck pytest
@@ -94,5 +111,5 @@ demo: catalogs demo-deps  # local development: unsigned SMS webhooks allowed (cu
 	OPTIN_WEBHOOK_UNSIGNED=1 OPTIN_PORT=$(PORT) $(BIN)/gunicorn -c demo/gunicorn.conf.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/e2e/node_modules
 	find $(LOCALES) -name '*.mo' -delete

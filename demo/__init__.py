@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from toolkit.confirm import OutboxSender
 from toolkit.errors import LedgerUnavailable
 from toolkit.flask import OptIn, request_locale
-from toolkit.i18n import translations
+from toolkit.i18n import babel_locale, translations
 
 from .admin_sessions import AdminSessions
 
@@ -92,6 +92,21 @@ SETTINGS: dict[str, str] = {
 FLAGS = ("OPTIN_WEBHOOK_UNSIGNED", "OPTIN_HTTPS")
 
 
+def error_message(code: int) -> str:
+    """What an error page says when the view gave no reason of its own, in the page's
+    language: what happened and what to do, never Werkzeug's English."""
+    gettext = translations(request_locale()).gettext
+    messages = {
+        400: gettext("The request could not be read. Please go back and try again."),
+        404: gettext("There is nothing at this address. Check it, or start again from the menu."),
+        405: gettext("This address does not accept this kind of request. Please use the menu."),
+        413: gettext("What you sent is too large (2 MiB at most)."),
+    }
+    return messages.get(
+        code, gettext("Something went wrong on our side. Please try again in a minute.")
+    )
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The demo app. ``config`` overrides the defaults and the OPTIN_* environment."""
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
@@ -144,6 +159,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         args = {**request.args.to_dict(), "lang": locale}
         return "?" + urlencode(args)
 
+    @app.template_global()
+    def language_name(locale: str) -> str:
+        """A language by its own name ("Deutsch", "Français"): a person looks for the one
+        they read, not for a code."""
+        name = babel_locale(locale).get_display_name(locale) or locale
+        return name[:1].upper() + name[1:]
+
+    @app.template_global()
+    def demo_controller() -> str:
+        """Whose site this is, the second half of every page title."""
+        return str(app.extensions["optin"].spec.controller.name)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers and tools that ask for /favicon.ico get the page's icon, not a 404."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
+
     from .views import admin, public
 
     app.register_blueprint(public)
@@ -163,12 +195,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Any:
+        """An expired or missing form token: said in the page's language, with what to do
+        (Flask-WTF's own reason is English and technical)."""
+        gettext = translations(request_locale()).gettext
         if request.path.startswith("/api/"):  # a script reads it (the SMS preview): JSON
-            message = translations(request_locale()).gettext(
-                "Your session has expired. Reload the page to continue."
-            )
+            message = gettext("Your session has expired. Reload the page to continue.")
             return jsonify({"error": message, "code": "session-expired"}), 400
-        return render_template("error.html", code=400, message=error.description), 400
+        message = gettext("This form is out of date: please reload the page.")
+        return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -181,8 +215,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             message = translations(request_locale()).gettext(
                 "Too many attempts from your connection. Please try again in a minute."
             )
-        else:
-            message = error.description or ""
+        elif error.description and error.description != type(error).description:
+            message = error.description  # the view's own words, already in the page's language
+        else:  # Werkzeug's default text is English: ours, in the page's language
+            message = error_message(code)
         if request.path.startswith("/api/"):
             return jsonify({"error": message}), code, headers
         return render_template("error.html", code=code, message=message), code, headers
@@ -205,7 +241,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def crash(error: Exception) -> Any:
         app.logger.exception("unexpected error")  # the trace goes to the log, never the client
         if request.path.startswith("/api/"):
-            return jsonify({"error": "Internal error"}), 500
-        return render_template("error.html", code=500, message="Internal error"), 500
+            return jsonify({"error": error_message(500)}), 500
+        return render_template("error.html", code=500, message=error_message(500)), 500
 
     return app

@@ -99,7 +99,7 @@ def test_sign_up_in_the_browser_records_what_was_shown(
         "notice-full": shown["optin_version_notice_full"],
     }
     assert events[0].hash in page.content()
-    page.get_by_role("link", name="de", exact=True).click()  # the receipt, now in German
+    page.get_by_role("link", name="Deutsch", exact=True).click()  # the receipt, in German
     expect(page.get_by_role("heading", level=1)).to_have_text("Danke: Ihre Auswahl ist gespeichert")
     assert events[0].hash in page.content()
     page.get_by_role("link", name="Anmeldung").click()
