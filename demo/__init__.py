@@ -151,7 +151,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         lambda s, p, n: translations(request_locale()).ngettext(s, p, n),
         newstyle=True,
     )
-    app.extensions["optin"].ledger.count()  # create the database now, not on the first visitor
+    app.extensions["optin"].ledger.head()  # create the database now, not on the first visitor
 
     @app.template_global()
     def switch_language(locale: str) -> str:

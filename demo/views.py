@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import hmac
 import io
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from babel.dates import format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -22,6 +27,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from toolkit import capture, carriers
 from toolkit import confirm as confirmation
+from toolkit.artefacts import ARTEFACTS
 from toolkit.confirm import Sender
 from toolkit.csvio import CsvError, SafeWriter, read_csv
 from toolkit.flask import (
@@ -32,8 +38,10 @@ from toolkit.flask import (
     state,
 )
 from toolkit.i18n import translations
-from toolkit.proof import ConsentEvent, LedgerError
+from toolkit.proof import ConsentEvent, LedgerError, normalise_subject
 from toolkit.proof.audit import phone_column, run_audit
+from toolkit.proof.labels import ACTION_LABELS, METHOD_LABELS, REASON_LABELS, labeller
+from toolkit.proof.pack import pack_data, pack_pdf
 from toolkit.proof.receipt import receipt_html, receipt_pdf
 from toolkit.rules import days
 from toolkit.sms import SmsError, preview
@@ -451,18 +459,112 @@ def logout() -> str:
 
 @admin.get("/", strict_slashes=False)  # /admin serves too, without a redirect
 def dashboard() -> str:
+    """What a compliance officer looks at first: the chain's state, the records per purpose
+    and kind, a search, the newest records page by page. Its cost does not grow with the
+    ledger: the check reads only the records appended since the last one (ledger.check)."""
     ledger = state().ledger
-    events = list(ledger.events())[-50:][::-1]
+    before = request.args.get("before", type=int)
+    rows = ledger.page(before, PAGE_SIZE)
     return render_template(
         "admin.html",
-        events=events,
-        check=ledger.verify(),
-        total=ledger.count(),
+        rows=rows,
+        older=rows[-1][0] if len(rows) == PAGE_SIZE and rows[-1][0] > 1 else None,
+        newest=before is not None,
+        check=ledger.check(),
         optin_purposes=[p.id for p in state().spec.purposes],
         marketing_purposes=[p.id for p in state().spec.purposes if p.direct_marketing],
         notice=session.pop("admin_notice", None),
-        outbox=_outbox()[::-1][:50],
+        outbox=_outbox()[::-1][:PAGE_SIZE],
+        **_labels(),
     )
+
+
+PAGE_SIZE = 50
+
+
+def _labels() -> dict[str, Any]:
+    """The staff's words for the ledger's codes, in the page's language."""
+    locale = request_locale()
+    trans = translations(locale)
+    return {
+        "when": lambda at: (
+            format_datetime(
+                datetime.fromisoformat(at.replace("Z", "+00:00")),
+                "medium",
+                tzinfo=UTC,
+                locale=locale,
+            )
+            + " UTC"
+        ),
+        "action_label": labeller(ACTION_LABELS, trans.gettext),
+        "method_label": labeller(METHOD_LABELS, trans.gettext),
+        "reason_label": labeller(REASON_LABELS, trans.gettext),
+    }
+
+
+@admin.post("/verify")
+def verify_all() -> Any:
+    """Verify the whole chain now (every record and stored text), and log it."""
+    done = state().ledger.check(full=True)
+    session["admin_notice"] = (
+        _("Whole chain verified: intact up to record #%(upto)s.", upto=done.upto)
+        if done.ok
+        else _("Whole chain verified: BROKEN at record %(id)s.", id=done.broken_id)
+    )
+    return redirect(url_for("admin.dashboard", lang=request_locale()), 303)
+
+
+def _person() -> tuple[str, list[tuple[int, ConsentEvent]]]:
+    """The person searched for (?q=, a number in any usual form or an e-mail address)."""
+    query = request.args.get("q", "").strip()
+    if not query:
+        abort(400, _("Type a phone number or an e-mail address."))
+    try:
+        subject = normalise_subject(query, state().spec.controller.country)
+    except LedgerError:
+        abort(400, _("This is neither a phone number nor an e-mail address: %(q)s", q=query))
+    return subject, state().ledger.numbered_history(subject)
+
+
+@admin.get("/person")
+def person() -> str:
+    """One person's full history, the texts they saw, what we may do today, their pack."""
+    subject, records = _person()
+    ledger = state().ledger
+    decisions = {p.id: ledger.can_send(subject, p.id) for p in state().spec.purposes}
+    return render_template(
+        "admin_person.html",
+        subject=subject,
+        records=records,
+        decisions=decisions if records else {},
+        titles={n: _(a.title) for n, a in ARTEFACTS.items()},
+        **_labels(),
+    )
+
+
+@admin.get("/person.pdf")
+def person_pack() -> Response:
+    """The person's proof pack as a PDF (records, texts, receipts, chain, checkpoint)."""
+    subject, records = _person()
+    if not records:
+        abort(404, _("No record of %(q)s in the ledger.", q=subject))
+    data = pack_data(state().ledger, subject)
+    return Response(
+        pack_pdf(data, request_locale()),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="proof-pack.pdf"'},
+    )
+
+
+@admin.get("/text/<version>")
+def shown_text(version: str) -> str:
+    """The exact words behind a version, as stored (shown as text, never as markup)."""
+    stored = state().ledger.stored_text(version)
+    if stored is None:
+        abort(404, _("No stored text has this version."))
+    known = ARTEFACTS.get(stored.artefact)
+    title = _(known.title) if known else stored.artefact
+    return render_template("admin_text.html", text=stored, title=title)
 
 
 def _outbox() -> list[tuple[str, Any]]:
@@ -491,7 +593,7 @@ def objection() -> Any:
     except ConsentFormError as exc:
         abort(400, exc.message)
     session["admin_notice"] = _("Objection recorded for %(count)s purpose(s).", count=len(events))
-    return redirect(url_for("admin.dashboard"), 303)
+    return redirect(url_for("admin.dashboard", lang=request_locale()), 303)
 
 
 @admin.get("/export.<fmt>")
@@ -531,13 +633,26 @@ def audit() -> Any:
         )
     except (LedgerError, CsvError) as exc:
         abort(400, str(exc))
+    # The summary on a page, the rows as a file to download from it (kept in the instance
+    # folder under a random name, as the demo keeps its outbox).
+    name = secrets.token_urlsafe(16)
+    folder = Path(current_app.instance_path) / "audits"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.csv").write_text(out.getvalue(), encoding="utf-8")
+    return render_template(
+        "admin_audit.html", summary=summary, purpose=purpose, name=name, **_labels()
+    )
+
+
+@admin.get("/audit/<name>.csv")
+def audit_file(name: str) -> Response:
+    path = Path(current_app.instance_path) / "audits" / f"{name}.csv"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{22}", name) or not path.is_file():
+        abort(404)
     return Response(
-        out.getvalue(),
+        path.read_text(encoding="utf-8"),
         mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="audit.csv"',
-            "X-Audit-Summary": summary.lines()[0],
-        },
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
     )
 
 

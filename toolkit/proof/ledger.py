@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -41,6 +42,7 @@ from .records import (
     utc_now,
 )
 from .store import (
+    Head,
     Latest,
     SqlStore,
     StoredText,
@@ -363,6 +365,12 @@ class Ledger:
         """Every event of a subject, oldest first."""
         return self._store.history(normalise_subject(subject, region))
 
+    def numbered_history(
+        self, subject: str, region: str | None = None
+    ) -> list[tuple[int, ConsentEvent]]:
+        """Every event of a subject with its place in the chain (seq), oldest first."""
+        return self._store.numbered_history(normalise_subject(subject, region))
+
     def event(self, event_id: str) -> ConsentEvent:
         """One event by id (LedgerError when there is none)."""
         found = self._store.event(event_id)
@@ -376,6 +384,14 @@ class Ledger:
         if found is None:
             raise LedgerError(f"no stored text for {version}")
         return found.text
+
+    def stored_text(self, version: str) -> StoredText | None:
+        """A version's text with its artefact and locale, or None when it is not stored."""
+        return self._store.text(version)
+
+    def head(self) -> Head:
+        """Where the chain ends now: its last seq, its count, its last hash."""
+        return self._store.head()
 
     def events(self) -> Iterator[ConsentEvent]:
         """Every event in chain order, streamed."""
@@ -436,6 +452,17 @@ class Ledger:
         """Append records captured elsewhere: each verified against its own hash and chain,
         then re-chained here (method 'import', origin kept in evidence). All or nothing."""
         texts, origins = read_export(lines)
+        ids = [origin.id for origin in origins]
+        twice = next((i for i, n in Counter(ids).items() if n > 1), None)
+        if twice is not None:
+            raise LedgerError(f"record {twice} appears twice in the file: nothing was imported")
+        known = self._store.known_ids(ids)
+        if known:
+            raise LedgerError(
+                f"{len(known)} record(s) of the file are already in this ledger (first: "
+                f"{next(i for i in ids if i in known)}): was the file imported before? "
+                "Nothing was imported."
+            )
         prepared = []
         for origin in origins:
             fresh = self.prepare(

@@ -836,13 +836,30 @@ class SqlStore:
                 raw.close()
 
     def history(self, subject: str) -> list[ConsentEvent]:
+        return [item for _seq, item in self.numbered_history(subject)]
+
+    def numbered_history(self, subject: str) -> list[tuple[int, ConsentEvent]]:
+        """Every record of a subject with its place in the chain (seq), oldest first."""
         with self._reading() as conn:
             rows = conn.execute(
                 select(*self._columns)
                 .where(events_table.c.subject.in_(self._named(subject)))
                 .order_by(events_table.c.seq)
             )
-            return [_row_event(r) for r in rows]
+            return [(int(r.seq), _row_event(r)) for r in rows]
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these record ids the chain already holds (5,000 per query)."""
+        found: set[str] = set()
+        with self._reading() as conn:
+            for start in range(0, len(ids), 5000):
+                chunk = list(ids[start : start + 5000])
+                found.update(
+                    conn.execute(
+                        select(events_table.c.id).where(events_table.c.id.in_(chunk))
+                    ).scalars()
+                )
+        return found
 
     def event(self, event_id: str) -> ConsentEvent | None:
         with self._reading() as conn:
