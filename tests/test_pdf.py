@@ -251,6 +251,9 @@ def test_sections_headed_by_their_version_and_sms_analysis(pages: list[str], dse
         for artefact in ("checkbox", "notice-short", "notice-full"):
             assert flat(render(dse, artefact, locale).version) in text
     assert "GSM-7" in text and "segment" in text
+    # Each locale punctuates its label: a no-break space before the French colon.
+    assert "Version\u00a0: sha256:" in pack_html(dse, ["fr"])
+    assert "Version: sha256:" in pack_html(dse, ["en"])
 
 
 def test_metadata_tags_and_languages(reader: pypdf.PdfReader, pack: bytes, dse: Spec) -> None:
