@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -151,3 +152,35 @@ def test_the_audit_shows_its_summary_and_offers_the_list(client: FlaskClient) ->
     rows = admin(client, link.group(1)).get_data(as_text=True).splitlines()
     assert rows[0] == "name,phone,sendable,reason" and rows[2].startswith("B,+33612345679,no")
     assert admin(client, "/admin/audit/../../optin.csv").status_code == 404
+
+
+def test_a_long_whole_chain_verification_runs_past_the_request(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a million records it takes a minute: the POST answers at once, the page says it
+    is running, and shows when it last ended."""
+    import demo.views
+
+    sign_up(client)
+    release = threading.Event()
+    check = Ledger.check
+
+    def slow(self: Ledger, *, full: bool = False) -> Any:
+        if full:
+            release.wait(10)
+        return check(self, full=full)
+
+    monkeypatch.setattr(Ledger, "check", slow)
+    monkeypatch.setattr(demo.views, "FULL_VERIFY_WAIT", 0.0)
+    page = admin(client).get_data(as_text=True)
+    assert "La chaîne entière n’a pas encore été vérifiée." in page
+    csrf = form_fields(page)["csrf_token"]
+    done = client.post(
+        "/admin/verify?lang=fr", headers=BEARER, data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert done.get_data(as_text=True).count("en cours de vérification") == 2  # notice, status
+    release.set()
+    app.extensions["optin_full_verify"]["thread"].join(10)
+    page = admin(client).get_data(as_text=True)
+    assert "Dernière vérification de la chaîne entière le" in page
+    assert "en cours de vérification" not in page

@@ -420,9 +420,10 @@ class Ledger:
         ledger was opened to read (verification.py says what the quick check cannot see)."""
         return check(self._store, full=full)
 
-    def last_check(self) -> Verification | None:
-        """The latest logged check, without checking anything."""
-        row = self._store.last_verification()
+    def last_check(self, *, full: bool = False) -> Verification | None:
+        """The latest logged check (the latest whole-chain one with ``full``), without
+        checking anything."""
+        row = self._store.last_verification("full" if full else None)
         return None if row is None else Verification.from_row(row)
 
     def page(self, before: int | None = None, size: int = 50) -> list[tuple[int, ConsentEvent]]:

@@ -97,6 +97,7 @@ verifications_table = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("tally", Text, nullable=False, server_default="{}"),  # records per purpose and action
 )
+Index("ix_optin_verifications_kind", verifications_table.c.kind, verifications_table.c.id)
 
 # The key of the subjects' digests: the key itself ("key:<hex>"), or only its fingerprint
 # ("fingerprint:sha256:<hex>") when the key is kept outside the database (OPTIN_SUBJECT_KEY).

@@ -931,15 +931,16 @@ class SqlStore:
             rows = conn.execute(select(texts_table).where(texts_table.c.version.in_(versions)))
             return [StoredText(r.version, r.artefact, r.locale, r.text) for r in rows]
 
-    def last_verification(self) -> dict[str, Any] | None:
-        """The latest row of the verification log, or None (none yet, or a ledger made by a
-        toolkit that kept no log)."""
+    def last_verification(self, kind: str | None = None) -> dict[str, Any] | None:
+        """The latest row of the verification log (of that ``kind``), or None (none yet, or a
+        ledger made by a toolkit that kept no log)."""
         if not self._has_table(verifications_table.name):
             return None
+        query = select(verifications_table).order_by(verifications_table.c.id.desc()).limit(1)
+        if kind is not None:
+            query = query.where(verifications_table.c.kind == kind)
         with self._reading() as conn:
-            row = conn.execute(
-                select(verifications_table).order_by(verifications_table.c.id.desc()).limit(1)
-            ).first()
+            row = conn.execute(query).first()
         return None if row is None else dict(row._mapping)
 
     def log_verification(self, values: dict[str, Any]) -> None:
