@@ -55,7 +55,7 @@ def test_a_form_becomes_grants_for_the_subject_of_each_channel(tmp_path: Path) -
         (  # a landline cannot take an SMS
             {"phone": "01 23 45 67 89"},
             "phone",
-            "Ce numéro ne peut pas recevoir de SMS : veuillez indiquer un numéro de mobile.",
+            "Ce numéro ne peut pas recevoir de SMS\u00a0: veuillez indiquer un numéro de mobile.",
         ),
         ({"phone": "06 12 34 56 78", "consent_nope": "x"}, None, "une finalité que nous ne"),
     ],

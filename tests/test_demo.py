@@ -436,7 +436,7 @@ def test_stop_stops_what_the_spec_says(tmp_path: Path) -> None:
     client.post("/sms/inbound", data={"From": "+33612345678", "Body": "STOP"})
     assert {e.purpose for e in ledger(app).events()} == {"sms_offers", "ad_call", "agency_email"}
     notice = client.get("/notice?lang=fr").get_data(as_text=True)
-    assert "Pour ce faire : STOP au 36111" in notice and "nos SMS" not in notice
+    assert "Pour ce faire\u00a0: STOP au 36111" in notice and "nos SMS" not in notice
     ledger(app).close()
 
 
@@ -618,3 +618,176 @@ def test_double_opt_in_by_email_link(tmp_path: Path) -> None:
     assert consent_api(client, api, "newsletter")["allowed"]
     assert client.get("/confirm/forged-token").status_code == 400
     app.extensions["optin"].ledger.close()
+
+
+# --- one language from start to finish (issue 14 items 4 and 5) --------------------------------
+
+
+def test_each_page_has_its_own_title_and_the_chrome_of_its_language(client: FlaskClient) -> None:
+    """Unique translated titles; a skip link first; the menu says where the person is; the
+    languages by their own names, each marked with its language."""
+    titles = {}
+    for path in ("/", "/withdraw", "/notice", "/preview", "/admin", "/no-such-page"):
+        html = client.get(f"{path}?lang=fr").get_data(as_text=True)
+        titles[path] = re.search(r"<title>(.*?)</title>", html).group(1)  # type: ignore[union-attr]
+        assert titles[path].endswith(" · Diagnostics Exemple SAS")
+        body = html.split("<body>", 1)[1]
+        assert body.lstrip().startswith('<a class="skip-link" href="#content">Aller au contenu</a>')
+        assert '<main id="content" tabindex="-1">' in body
+        assert '<nav aria-label="Menu principal">' in body
+        assert '<a href="?lang=de" hreflang="de" lang="de">Deutsch</a>' in body
+        assert 'lang="fr" aria-current="true">Français</a>' in body
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert len(set(titles.values())) == len(titles), titles
+    assert titles["/"] == "Inscription · Diagnostics Exemple SAS"
+    assert titles["/no-such-page"].startswith("Page introuvable (404)")
+    page = client.get("/withdraw?lang=fr").get_data(as_text=True)
+    assert '<a href="/withdraw?lang=fr" aria-current="page">Retirer</a>' in page
+    assert page.count('aria-current="page"') == 1
+    assert client.get("/favicon.ico").headers["Location"].endswith("/static/favicon.svg")
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def test_the_short_notice_comes_before_the_button(client: FlaskClient) -> None:
+    """On a phone the page is read in its order: the person meets who gets their number and
+    why before the button that sends it (the wide layout only places it beside the form)."""
+    html = client.get("/?lang=fr").get_data(as_text=True)
+    assert html.index('consent_sms_offers"') < html.index('id="optin-notice-short"')
+    assert html.index('id="optin-notice-short"') < html.index('<button type="submit">')
+    assert html.index('id="optin-notice-short"') < html.index("</form>")
+    notice = client.get("/notice?lang=fr").get_data(as_text=True)
+    assert "<h1>Informations complètes sur l'utilisation de vos données</h1>" in notice
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "french", "english"),
+    [
+        (("get", "/no-such-page?lang=fr"), 404, "Page introuvable", "was not found"),
+        (("post", "/notice?lang=fr"), 405, "Cette page ne s", "not allowed"),
+        (("post", "/?lang=fr"), 400, "n&#39;est plus à jour", "CSRF"),
+        (("get", "/thanks?ids=bad&lang=fr"), 404, "pas de reçu à cette adresse", "There is no"),
+        (("get", "/receipt/bad?lang=fr"), 404, "pas de reçu à cette adresse", "There is no"),
+        (("get", "/confirm/forged?lang=fr"), 400, "pas valide", "not valid"),
+    ],
+)
+def test_error_pages_speak_the_language_of_the_page(
+    client: FlaskClient,
+    request_: tuple[str, str],
+    code: int,
+    french: str,
+    english: str,
+) -> None:
+    """Werkzeug's and Flask-WTF's English never reaches a French page: the heading, the
+    message and the title are French, and the page leads back to the sign-up."""
+    method, path = request_
+    response = getattr(client, method)(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == code
+    assert '<html lang="fr">' in html
+    assert french in html, html
+    assert english not in html
+    assert f"Code d'erreur\u00a0: {code}" in html
+    assert '<a href="/?lang=fr">Retour à la page d\'inscription</a>' in html
+
+
+def test_too_large_and_crash_pages_are_translated(app: Flask) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret detail")
+
+    client = app.test_client()
+    big = client.post("/withdraw?lang=de", data={"phone": "x" * (3 * 1024 * 1024)})
+    assert big.status_code == 413 and "zu groß" in big.get_data(as_text=True)
+    page = client.get("/boom?lang=it")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 500 and "secret detail" not in html
+    assert "Si è verificato un errore" in html and "Internal error" not in html
+
+
+def test_a_refused_field_keeps_what_was_typed_in_the_page_language(client: FlaskClient) -> None:
+    """The error sits under its field, is tied to it (aria-describedby), is in the page's
+    language, and nothing must be typed again (WCAG 3.3.1, 3.3.7)."""
+    response = sign_up(client, phone="06 12", lang="fr")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<p class="field-error" id="phone-error">' in html
+    assert 'value="06 12" aria-invalid="true" aria-describedby="phone-error"' in html
+    assert "invalid phone number" not in html
+
+
+# French typography in every catalog entry: a no-break space (U+00A0) or a narrow one (U+202F)
+# before : ; ? ! and inside « ». SMS texts are the exception: GSM-7 has no no-break space, so
+# one would send every such SMS as UCS-2 (70 characters a segment instead of 160).
+SMS_SOURCES = ("templates/sms-footer.txt", "templates/confirmation-sms.txt", "toolkit/confirm.py")
+SMS_REPLIES = {  # the answers to an SMS (capture.inbound_sms), sent by SMS
+    "You will no longer receive SMS from %(name)s.",
+    "Thank you: your consent is confirmed.",
+    "%(name)s (contact: %(email)s). To stop our SMS: %(opt_out)s",
+}
+NO_BREAK = "\u00a0\u202f"
+
+
+def french_entries() -> Iterator[tuple[str, str, bool]]:
+    """(msgid, msgstr, sent by SMS) for every entry of the French catalog."""
+    from babel.messages.pofile import read_po
+
+    with (ROOT / "toolkit/locales/fr/LC_MESSAGES/messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="fr")
+    for message in catalog:
+        if not message.id:
+            continue
+        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        sms = msgid in SMS_REPLIES or all(
+            path.startswith(SMS_SOURCES) for path, _line in message.locations
+        )
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            yield msgid, text, sms
+
+
+def typography_slips(text: str) -> list[str]:
+    """Where a French text lacks the no-break space before : ; ? ! or inside « »; URLs,
+    placeholders, markup, times, the HTTP header name and a mark named as a symbol ("les
+    cases marquées ! sont...": spaces around it, a lower-case word after) are not prose."""
+    prose = re.sub(r"(https?|mailto):\S+|Authorization: Bearer|<[^>]+>", "", text)
+    prose = re.sub(r"(?<= )[!?](?= [a-zà-ÿ])", "", prose)
+    prose = re.sub(r"%\(\w+\)[sd]|\{\w+\}", "X", prose)
+    prose = re.sub(r"\b\d{1,2}:\d{2}\b", "", prose)
+    slips = [
+        prose[max(0, m.start() - 12) : m.end()]
+        for m in re.finditer(r"[:;?!]", prose)
+        if m.start() == 0 or prose[m.start() - 1] not in NO_BREAK or prose[m.start() - 2] == " "
+    ]
+    slips += [prose[m.start() : m.start() + 12] for m in re.finditer("«(?![\u00a0\u202f])", prose)]
+    slips += [
+        prose[max(0, m.start() - 12) : m.end()] for m in re.finditer("(?<![\u00a0\u202f])»", prose)
+    ]
+    return slips
+
+
+def test_typography_check_tells_right_from_wrong() -> None:
+    slips = typography_slips("Merci : c'est fait ; prêt ? Oui !")
+    assert [slip[-3:] for slip in slips] == ["i :", "t ;", "t ?", "i !"]
+    assert [slip[-3:] for slip in typography_slips("Merci: « non »")] == ["ci:", "n »", "n »"]
+    good = "Merci\u00a0: c'est fait\u202f; prêt\u202f? « oui » à 10:30, https://a.b/c?d=1"
+    assert typography_slips(good.replace("« oui »", "«\u00a0oui\u00a0»")) == []
+    assert typography_slips("%(name)s\u00a0: Authorization: Bearer <a href='x:y'>z</a>") == []
+    assert typography_slips("les cases marquées ! sont hors GSM-7") == []
+
+
+def test_french_catalog_puts_a_no_break_space_before_double_punctuation() -> None:
+    slips = [
+        f"{msgid!r}: {slip!r}"
+        for msgid, text, sms in french_entries()
+        if not sms
+        for slip in typography_slips(text)
+    ]
+    assert slips == [], "\n".join(slips)
+
+
+def test_french_sms_texts_stay_in_gsm_7() -> None:
+    """The exception above is real: every SMS text of the catalog is plain GSM-7 spacing."""
+    sms = [(msgid, text) for msgid, text, is_sms in french_entries() if is_sms]
+    assert len(sms) >= 10
+    assert [msgid for msgid, text in sms if any(c in NO_BREAK for c in text)] == []

@@ -228,8 +228,8 @@ def test_receipt(ledger_url: str) -> None:
     page = str(receipt_html(data))
     assert event.hash in page and 'lang="fr"' in page
     # each version under the registry's name of its text, in the receipt's language
-    assert "<dt>Version du texte présenté : Cases de consentement</dt>" in page
-    assert "<dt>Version du texte présenté : Notice complète</dt>" in page
+    assert "<dt>Version du texte présenté\u00a0: Cases de consentement</dt>" in page
+    assert "<dt>Version du texte présenté\u00a0: Notice complète</dt>" in page
     assert "<dt>checkbox</dt>" not in page
     assert "<dd>par le formulaire de notre site</dd>" in page  # how, in words, not "web-form"
     assert receipt_pdf(data).startswith(b"%PDF-")

@@ -520,7 +520,7 @@ def test_memo_is_dropped_with_its_spec() -> None:
 
 OBJECTION_HEADS = {
     "en": "Right to object to direct marketing:",
-    "fr": "Droit d'opposition à la prospection :",
+    "fr": "Droit d'opposition à la prospection\u00a0:",
     "de": "Widerspruchsrecht gegen Direktwerbung:",
     "es": "Derecho de oposición a la mercadotecnia directa:",
     "it": "Diritto di opposizione al marketing diretto:",
