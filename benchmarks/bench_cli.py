@@ -5,6 +5,8 @@ rounds: ``python -c pass`` (the interpreter alone) and ``python -c "import click
 any click command can cost). It prints, per command, the median and the best wall time, the
 median CPU time (user + system, from the process's own rusage: less sensitive to other
 processes on a shared machine), and the ratio of each to the same figure of the baselines.
+A third reference, "import render's libraries", imports the libraries ``optin render`` needs
+(click, Jinja2, Babel, phonenumbers, email-validator, pydantic) and nothing of the toolkit.
 
     .venv/bin/python benchmarks/bench_cli.py --runs 20
     .venv/bin/python benchmarks/bench_cli.py --runs 20 --cold    # no compiled-template cache
@@ -35,6 +37,11 @@ OPTIN = str(Path(PYTHON).with_name("optin"))
 SPEC = str(ROOT / "examples" / "newsletter.toml")
 
 ENTRY = "import sys; from toolkit.cli import entry; sys.argv[0] = 'optin'; entry()"
+#: the libraries ``optin render`` cannot do without, imported alone: its floor
+RENDER_DEPS = (
+    "import click, jinja2, babel.dates, babel.lists, babel.support, babel.units, phonenumbers, "
+    "email_validator; from pydantic import BaseModel"
+)
 
 
 def commands(optin: list[str]) -> dict[str, list[str]]:
@@ -42,6 +49,7 @@ def commands(optin: list[str]) -> dict[str, list[str]]:
     return {
         "python -c pass": [PYTHON, "-c", "pass"],
         "python -c 'import click'": [PYTHON, "-c", "import click"],
+        "import render's libraries": [PYTHON, "-c", RENDER_DEPS],
         "optin --version": [*optin, "--version"],
         "optin --help": [*optin, "--help"],
         "optin render (checkbox, en)": [*optin, "render", SPEC, "-a", "checkbox", "-l", "en"],
@@ -52,10 +60,12 @@ def commands(optin: list[str]) -> dict[str, list[str]]:
 GOALS_MS = {"optin --version": 100.0, "optin render (checkbox, en)": 200.0}
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def run_once(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
     """Wall and CPU seconds of one run of ``argv`` (its output thrown away)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -79,15 +89,29 @@ def main() -> None:
         env["PYTHONPATH"] = str(args.source.resolve())
     with tempfile.TemporaryDirectory(prefix="optin-bench-cli-") as tmp:
         env["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
+        # bytecode as an installed package has it (pip compiles it on install), written to a
+        # folder of this run: with PYTHONDONTWRITEBYTECODE, each run would compile every
+        # module of the toolkit from its source again (31 ms for cli.py alone)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        where = subprocess.run(
+            [PYTHON, "-c", "import toolkit; print(toolkit.__file__)"],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"toolkit from {where}")
         for argv in table.values():  # warm-up: the OS caches, the template cache
-            run_once(argv, env)
+            run_once(argv, env, tmp)
         walls: dict[str, list[float]] = {name: [] for name in table}
         cpus: dict[str, list[float]] = {name: [] for name in table}
         for i in range(args.runs):
             for name, argv in table.items():  # interleaved: noise hits every command alike
                 if args.cold:
                     env["XDG_CACHE_HOME"] = str(Path(tmp) / f"cold-{i}-{len(walls[name])}")
-                wall, cpu = run_once(argv, env)
+                wall, cpu = run_once(argv, env, tmp)  # not here: '' on sys.path
                 walls[name].append(wall)
                 cpus[name].append(cpu)
 
