@@ -425,7 +425,8 @@ def test_public_notice_is_the_persons_notice_without_review_marks(dse: Spec, loc
     root: Any = reader.trailer["/Root"]
     assert str(root["/Lang"]) == locale
     tops = root["/StructTreeRoot"]["/K"][0]["/K"]  # the document's top-level elements
-    assert {str(top.get_object().get("/Lang")) for top in tops} == {locale}
+    elements: list[Any] = [top.get_object() for top in tops]
+    assert {str(element.get("/Lang")) for element in elements} == {locale}
     assert reader.metadata is not None and dse.controller.name in (reader.metadata.title or "")
 
 
