@@ -712,8 +712,31 @@ def test_a_refused_field_keeps_what_was_typed_in_the_page_language(client: Flask
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert '<p class="field-error" id="phone-error">' in html
-    assert 'value="06 12" aria-invalid="true" aria-describedby="phone-error"' in html
+    assert 'value="06 12" aria-invalid="true" aria-describedby="phone-error" autofocus>' in html
     assert "invalid phone number" not in html
+    assert html.index("<h1>") < html.index("phone-error")
+    page = client.get("/withdraw?lang=fr").get_data(as_text=True)
+    data = {**form_fields(page), "phone": "06 12", "consent_sms_offers": "sms_offers"}
+    refused = client.post("/withdraw?lang=fr", data=data).get_data(as_text=True)
+    assert 'value="sms_offers" checked>' in refused  # the box ticked stays ticked
+    assert 'value="ad_call">' in refused  # and only that one
+    assert 'aria-describedby="phone-error" autofocus>' in refused
+    nothing = client.post("/withdraw?lang=fr", data={**form_fields(page), "phone": "0612345678"})
+    html = nothing.get_data(as_text=True)
+    assert html.index("<h1>") < html.index('<p class="info" role="status">')  # under its heading
+
+
+def test_a_refused_admin_token_is_said_under_its_field_in_the_page_language(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/admin?lang=de").get_data(as_text=True)
+    assert 'action="/admin/login?lang=de"' in page  # the sign-in keeps the language
+    login = {**form_fields(page), "token": "wrong-token-typed"}
+    html = client.post("/admin/login?lang=de", data=login).get_data(as_text=True)
+    assert '<html lang="de">' in html
+    assert 'aria-invalid="true" aria-describedby="token-error" autofocus>' in html
+    assert '<p class="field-error" id="token-error">' in html
+    assert "wrong-token-typed" not in html  # a secret is never typed back
 
 
 # French typography in every catalog entry: a no-break space (U+00A0) or a narrow one (U+202F)

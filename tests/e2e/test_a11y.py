@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 from conftest import demo_server
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.test_browser import CHROMIUM_FLAGS
 
@@ -66,6 +74,7 @@ def contexts(browser: Browser, base: str) -> Iterator[dict[str, tuple[BrowserCon
         for who in ("visitor", "admin"):
             context = browser.new_context(viewport={"width": width, "height": height})
             page = context.new_page()
+            _watch(page)
             if who == "admin":
                 page.goto(f"{base}/admin?lang=en")
                 page.fill("#token", TOKEN)
@@ -75,6 +84,25 @@ def contexts(browser: Browser, base: str) -> Iterator[dict[str, tuple[BrowserCon
     yield made
     for context, _page in made.values():
         context.close()
+
+
+#: What the browser reported while the pages were checked: sub-resources that failed (a
+#: favicon, stylesheet or script answering 404...) and Content-Security-Policy refusals.
+PROBLEMS: list[str] = []
+
+
+def _watch(page: Page) -> None:
+    def response(answer: Response) -> None:
+        if answer.request.resource_type != "document" and answer.status >= 400:
+            if not answer.url.endswith("/api/sms/preview"):  # JSON errors are its own states
+                PROBLEMS.append(f"{answer.status} {answer.url}")
+
+    def console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            PROBLEMS.append(message.text)
+
+    page.on("response", response)
+    page.on("console", console)
 
 
 def _violations(page: Page, axe: str, where: str) -> list[str]:
@@ -158,6 +186,7 @@ def test_no_axe_violation_on_any_page(
     found += _violations(admin, axe_source, f"admin [{locale}, {width}]")
     TIMES[f"{width}-{locale}"] = time.perf_counter() - start
     assert found == [], "\n".join(found)
+    assert PROBLEMS == [], "\n".join(PROBLEMS)  # with axe in, the strict CSP still holds
 
 
 def test_the_check_sees_a_violation(
