@@ -231,3 +231,19 @@ def test_spec_words_extend_the_lists() -> None:
     assert parse_reply("fini !", sets).kind == "opt-out"
     assert parse_reply("Au secours", sets).kind == "help"
     assert parse_reply("fini").kind == "other"
+
+
+@pytest.mark.parametrize(
+    ("body", "conflict"),
+    [
+        ("Pour vous désabonner, répondez ARRET", True),  # newcomer.md 7: any opt-out word
+        ("Antworte STOPP an 12345 zum Abmelden", True),
+        ("Répondez stop pour ne plus recevoir", True),  # the spec's keyword, in any case
+        ("Soldes : remove the old stuff, precios a la baja", False),  # words, not keywords
+    ],
+)
+def test_an_opt_out_of_the_body_s_own_wording_is_flagged(
+    examples: dict[str, Spec], body: str, conflict: bool
+) -> None:
+    codes = [w.code for w in preview(examples["dse-france"], body, "fr").warnings]
+    assert ("opt-out-conflict" in codes) is conflict

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import regex
 
+from .replies import fold, spec_keywords
 from .rewrite import Change, gsm_safe, is_symbol
 from .segments import GSM_CHARS, GSM_EXTENSION, SINGLE, UCS2, SmsAnalysis, SmsError, analyze
 
@@ -308,6 +309,23 @@ def _suggestions(
     return tuple(found)
 
 
+def _opt_out_word(spec: Spec, body: str) -> str | None:
+    """An opt-out instruction of the body's own: the spec's keyword in any case, or any word
+    the toolkit recognises as an opt-out reply written as keywords are, in capitals (ARRET,
+    STOPP, BAJA; "la baja" or "remove" in a sentence are words, not instructions)."""
+    assert spec.sms is not None
+    keyword = spec.sms.opt_out_keyword
+    found = re.search(rf"\b{re.escape(keyword)}\b", body, re.IGNORECASE)
+    if found:
+        return str(found.group())
+    words = spec_keywords(spec)["opt_out"]
+    tokens: list[str] = re.findall(r"[^\W\d_][\w-]*", body)
+    for token in tokens:
+        if len(token) > 1 and token.isupper() and fold(token) in words:
+            return token
+    return None
+
+
 def _content_warnings(
     spec: Spec, body: str, footer: str, opt_out: str, _: _Gettext
 ) -> list[SmsWarning]:
@@ -329,7 +347,9 @@ def _content_warnings(
                 _("The footer no longer carries %(keyword)s.") % {"keyword": keyword},
             )
         )
-    if re.search(rf"\b{re.escape(keyword)}\b", body, re.IGNORECASE) and opt_out not in body:
+    mentioned = _opt_out_word(spec, body)
+    if mentioned is not None and opt_out not in body:
+        keyword = mentioned
         warnings.append(
             SmsWarning(
                 "opt-out-conflict",
