@@ -585,6 +585,19 @@ def person_pack() -> Response:
     )
 
 
+@admin.get("/review-pack.pdf")
+def review_pack() -> Response:
+    """The legal-review pack of the spec the demo serves: every artefact in every locale,
+    each page headed by its artefact's version (the public gets /notice.pdf instead)."""
+    from toolkit.pdf import export_pdf
+
+    return Response(
+        export_pdf(state().spec),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="review-pack.pdf"'},
+    )
+
+
 @admin.get("/text/<version>")
 def shown_text(version: str) -> str:
     """The exact words behind a version, as stored (shown as text, never as markup)."""

@@ -184,3 +184,13 @@ def test_a_long_whole_chain_verification_runs_past_the_request(
     page = admin(client).get_data(as_text=True)
     assert "Dernière vérification de la chaîne entière le" in page
     assert "en cours de vérification" not in page
+
+
+def test_the_legal_review_pack_is_offered_to_the_admin_only(client: FlaskClient) -> None:
+    page = admin(client).get_data(as_text=True)
+    assert 'href="/admin/review-pack.pdf"' in page
+    pack = admin(client, "/admin/review-pack.pdf")
+    assert pack.status_code == 200 and pack.mimetype == "application/pdf"
+    first = PdfReader(io.BytesIO(pack.data)).pages[0].extract_text()
+    assert "Diagnostics Exemple SAS" in first
+    assert client.get("/admin/review-pack.pdf").status_code == 401
