@@ -201,3 +201,38 @@ def test_the_check_sees_a_violation(
     )
     found = _violations(page, axe_source, "sign-up")
     assert any(" image-alt " in line for line in found), found
+
+
+def test_the_first_tab_reaches_the_skip_link_and_it_skips(
+    contexts: dict[str, tuple[BrowserContext, Page]], base: str
+) -> None:
+    """Ten header links stand before the form: one Tab and Enter jump past them."""
+    _context, page = contexts["phone-visitor"]
+    page.goto(f"{base}/?lang=fr")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    expect(skip).to_have_text("Aller au contenu")
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0  # on screen once focused
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_id("content")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_id("phone")
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_short_notice_is_read_before_the_button(
+    contexts: dict[str, tuple[BrowserContext, Page]], base: str, width: str
+) -> None:
+    """On a phone the notice stands between the boxes and the button; on a wide screen it
+    stands beside the form, the button under the boxes."""
+    _context, page = contexts[f"{width}-visitor"]
+    page.goto(f"{base}/?lang=fr")
+    notice = page.locator("#optin-notice-short").bounding_box()
+    button = page.locator("form.signup button[type=submit]").bounding_box()
+    boxes = page.locator(".optin-consent").bounding_box()
+    assert notice and button and boxes
+    if width == "phone":
+        assert boxes["y"] < notice["y"] < button["y"]
+    else:
+        assert notice["x"] > boxes["x"] + boxes["width"] and button["y"] > boxes["y"]
