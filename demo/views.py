@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadData, URLSafeTimedSerializer
+from markupsafe import Markup
 
 from toolkit import capture, carriers
 from toolkit import confirm as confirmation
@@ -190,8 +191,18 @@ def receipt_as_pdf(event_id: str) -> Response:
 
 
 @public.get("/receipt/<event_id>")
-def receipt_page(event_id: str) -> Response:
-    return Response(str(receipt_html(_receipt(event_id))), mimetype="text/html")
+def receipt_page(event_id: str) -> str:
+    """The receipt inside the site (menu, stylesheet, a way to withdraw), in the receipt's
+    own language: the toolkit's receipt document, its article taken as it is."""
+    data = _receipt(event_id)
+    document = str(receipt_html(data))
+    article = document.split("<main>", 1)[1].split("</main>", 1)[0]
+    return render_template(
+        "receipt_page.html",
+        article=Markup(article),  # noqa: S704 - the toolkit's autoescaped template
+        language=data["language"],
+        controller=data["piiControllers"][0]["piiController"],
+    )
 
 
 def _receipt(event_id: str) -> dict[str, Any]:

@@ -814,3 +814,18 @@ def test_french_sms_texts_stay_in_gsm_7() -> None:
     sms = [(msgid, text) for msgid, text, is_sms in french_entries() if is_sms]
     assert len(sms) >= 10
     assert [msgid for msgid, text in sms if any(c in NO_BREAK for c in text)] == []
+
+
+def test_the_receipt_page_is_part_of_the_site(app: Flask, client: FlaskClient) -> None:
+    """A person's receipt has the site's menu, stylesheet, viewport and a way to withdraw,
+    and keeps the language it was given in inside a page of another language."""
+    sign_up(client, lang="fr")
+    (event,) = list(ledger(app).events())
+    html = client.get(f"/receipt/{event.id}?lang=de").get_data(as_text=True)
+    assert '<html lang="de">' in html and '<div class="receipt" lang="fr">' in html
+    assert '<meta name="viewport"' in html and "/static/style.css" in html
+    assert '<nav aria-label="Hauptmenü">' in html
+    assert html.count("<main") == 1 and html.count("<h1>") == 1
+    assert "<h1>Reçu de consentement</h1>" in html and event.hash in html
+    assert '<a href="/withdraw?lang=de">Meine Einwilligung widerrufen</a>' in html
+    assert "<title>Einwilligungsbeleg · Diagnostics Exemple SAS</title>" in html
