@@ -76,6 +76,8 @@ def _demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPTIN_WEBHOOK_UNSIGNED", "1")
     monkeypatch.setenv("OPTIN_API_TOKEN", API_TOKEN)
     monkeypatch.setenv("OPTIN_ADMIN_SESSIONS", str(tmp_path / "admin-sessions.db"))
+    # the optin command keeps compiled templates in the user's cache: the tests' own, here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path.parent / "xdg-cache"))
 
 
 @pytest.fixture

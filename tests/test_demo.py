@@ -314,12 +314,17 @@ def test_admin_audit_upload(client: FlaskClient) -> None:
     confirm_by_sms(client)
     response = audit_upload(client, b"name,phone\nA,+33612345678\nB,+33612345679\nC,nonsense\n")
     assert response.status_code == 200
-    rows = response.get_data(as_text=True).splitlines()
+    page = response.get_data(as_text=True)
+    assert (
+        "3 contacts pour sms_offers\u00a0: 1 peuvent être contactés, 2 ne le peuvent pas." in page
+    )
+    link = re.search(r'href="(/admin/audit/[^"]+\.csv)"', page)
+    assert link is not None
+    rows = client.get(link.group(1), headers=BEARER).get_data(as_text=True).splitlines()
     assert rows[0] == "name,phone,sendable,reason"
     assert rows[1].startswith("A,+33612345678,yes,consent given on")
     assert rows[2] == "B,+33612345679,no,no consent recorded"
     assert rows[3] == "C,nonsense,no,invalid number"
-    assert response.headers["X-Audit-Summary"] == "3 contacts: 1 sendable, 2 blocked"
     assert audit_upload(client, b"name,email\nA,a@b.c\n").status_code == 400
 
 

@@ -41,6 +41,31 @@ def test_analyze_text_has_a_ruler_and_the_culprits() -> None:
     assert code == 1 and "lone surrogate" in err
 
 
+def test_smart_encoding_counts_what_twilio_sends_and_says_what_it_replaced() -> None:
+    code, out, _ = run("sms", "analyze", "C’est l’offre", "--smart-encoding")
+    assert code == 0
+    assert out.splitlines() == [
+        "GSM-7, 13 septets, 1 segment(s), 147 left in the last",
+        "[1] 13 |C'est l'offre|",
+        "smart encoding at 1: '’' -> \"'\"",
+        "smart encoding at 7: '’' -> \"'\"",
+    ]
+    code, out, _ = run(
+        "sms",
+        "preview",
+        str(ROOT / "examples" / "dse-france.toml"),
+        "C’est l’offre du jour",
+        "-l",
+        "fr",
+        "--smart-encoding",
+        "--json",
+    )
+    sent = json.loads(out)["analysis"]
+    assert code == 0 and sent["encoding"] == "GSM-7" and len(sent["replacements"]) == 2
+    code, out, _ = run("sms", "analyze", "C’est l’offre")
+    assert out.startswith("UCS-2")  # off unless asked: a plain carrier sends what it gets
+
+
 def test_preview_first_contact_done_when() -> None:
     code, out, _ = run(
         "sms",

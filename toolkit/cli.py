@@ -320,21 +320,31 @@ def _echo_json(payload: object) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
+SMART_ENCODING_HELP = "count what a Twilio Messaging Service with Smart Encoding sends"
+
+
+def _echo_replacements(analysis: SmsAnalysis) -> None:
+    for r in analysis.replacements or ():
+        click.echo(f"smart encoding at {r.position}: {r.original!r} -> {r.replacement!r}")
+
+
 @sms.command("analyze")
 @click.argument("text")
+@click.option("--smart-encoding", is_flag=True, help=SMART_ENCODING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def sms_analyze(text: str, as_json: bool) -> None:
+def sms_analyze(text: str, smart_encoding: bool, as_json: bool) -> None:
     """Encoding, units and segments of TEXT, with a segment ruler."""
     from .sms import analyze
 
     with _exit_on_error("error"):
-        analysis = analyze(text)
+        analysis = analyze(text, smart_encoding=smart_encoding)
     if as_json:
         _echo_json(analysis.as_json())
         return
     click.echo(_summary(analysis))
-    for line in _ruler(text, analysis):
+    for line in _ruler(analysis.sent if analysis.sent is not None else text, analysis):
         click.echo(line)
+    _echo_replacements(analysis)
     for item in analysis.non_gsm:
         where = ", ".join(map(str, item.positions))
         click.echo(f"forces UCS-2: {item.char!r} {item.codepoint} at {where}")
@@ -347,6 +357,7 @@ def sms_analyze(text: str, as_json: bool) -> None:
 @click.option("--first-contact", is_flag=True, help="footer of the first message")
 @click.option("--gsm-safe", is_flag=True, help="rewrite typography (and footer, with warnings)")
 @click.option("--transliterate", is_flag=True, help="with --gsm-safe: also ê -> e, ç -> c...")
+@click.option("--smart-encoding", is_flag=True, help=SMART_ENCODING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def sms_preview(
     spec_path: str,
@@ -355,6 +366,7 @@ def sms_preview(
     first_contact: bool,
     gsm_safe: bool,
     transliterate: bool,
+    smart_encoding: bool,
     as_json: bool,
 ) -> None:
     """BODY plus the spec's footer, exactly as sent: segments and warnings."""
@@ -372,6 +384,7 @@ def sms_preview(
             first_contact,
             gsm_safe_rewrite=gsm_safe,
             transliterate=transliterate,
+            smart_encoding=smart_encoding,
         )
     if as_json:
         _echo_json(result.as_json())
@@ -381,8 +394,10 @@ def sms_preview(
     units, left = result.footer_budget
     click.echo(f"footer {units} · {left} left in one SMS")
     click.echo(_summary(result.analysis))
-    for line in _ruler(result.message, result.analysis):
+    sent = result.analysis.sent
+    for line in _ruler(sent if sent is not None else result.message, result.analysis):
         click.echo(line)
+    _echo_replacements(result.analysis)
     for change in result.changes:
         click.echo(
             f"changed at {change.position}: {change.original!r} -> "
