@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,10 @@ def demo_server(
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def audited_list(client: Any, page: Any, headers: dict[str, str]) -> str:
+    """The CSV the demo's audit page offers for download (the page shows the summary)."""
+    found = re.search(r'href="(/admin/audit/[A-Za-z0-9_-]+\.csv)"', page.get_data(as_text=True))
+    assert found is not None, page.get_data(as_text=True)[:300]
+    return str(client.get(found.group(1), headers=headers).get_data(as_text=True))

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
+from conftest import ROOT, audited_list, run
 
 from toolkit.csvio import neutralise
 
@@ -110,7 +110,7 @@ def test_the_ledger_csv_export_and_the_demo_audit_neutralise(tmp_path: Path) -> 
         content_type="multipart/form-data",
     )
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
-    assert "'" + HOSTILE[3] in answer.get_data(as_text=True)
+    assert "'" + HOSTILE[3] in audited_list(client, answer, bearer)
     book.close()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import API, ROOT
+from conftest import API, ROOT, audited_list
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -318,9 +318,7 @@ def test_admin_audit_upload(client: FlaskClient) -> None:
     assert (
         "3 contacts pour sms_offers\u00a0: 1 peuvent être contactés, 2 ne le peuvent pas." in page
     )
-    link = re.search(r'href="(/admin/audit/[^"]+\.csv)"', page)
-    assert link is not None
-    rows = client.get(link.group(1), headers=BEARER).get_data(as_text=True).splitlines()
+    rows = audited_list(client, response, BEARER).splitlines()
     assert rows[0] == "name,phone,sendable,reason"
     assert rows[1].startswith("A,+33612345678,yes,consent given on")
     assert rows[2] == "B,+33612345679,no,no consent recorded"
