@@ -191,6 +191,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        response.vary.add("Accept-Language")  # the page's language follows it (caches must too)
         return response
 
     @app.errorhandler(CSRFError)
@@ -198,7 +199,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         """An expired or missing form token: said in the page's language, with what to do
         (Flask-WTF's own reason is English and technical)."""
         gettext = translations(request_locale()).gettext
-        if request.path.startswith("/api/"):  # a script reads it (the SMS preview): JSON
+        if _for_machines():  # a script reads it (the SMS preview): JSON
             message = gettext("Your session has expired. Reload the page to continue.")
             return jsonify({"error": message, "code": "session-expired"}), 400
         message = gettext("This form is out of date: please reload the page.")
@@ -219,7 +220,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             message = error.description  # the view's own words, already in the page's language
         else:  # Werkzeug's default text is English: ours, in the page's language
             message = error_message(code)
-        if request.path.startswith("/api/"):
+        if _for_machines():
             return jsonify({"error": message}), code, headers
         return render_template("error.html", code=code, message=message), code, headers
 
@@ -233,15 +234,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "Please try again in a minute."
         )
         headers = {"Retry-After": "30"}
-        if request.path.startswith(("/api/", "/sms/")):
+        if _for_machines():
             return jsonify({"error": message}), 503, headers
         return render_template("error.html", code=503, message=message), 503, headers
 
     @app.errorhandler(Exception)
     def crash(error: Exception) -> Any:
         app.logger.exception("unexpected error")  # the trace goes to the log, never the client
-        if request.path.startswith("/api/"):
+        if _for_machines():
             return jsonify({"error": error_message(500)}), 500
         return render_template("error.html", code=500, message=error_message(500)), 500
 
     return app
+
+
+def _for_machines() -> bool:
+    """Whether a program reads this answer (the APIs, a carrier's webhook, a .json receipt):
+    errors are then JSON, never an HTML page."""
+    return request.path.startswith(("/api/", "/sms/")) or request.path.endswith(".json")

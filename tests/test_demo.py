@@ -832,3 +832,13 @@ def test_the_receipt_page_is_part_of_the_site(app: Flask, client: FlaskClient) -
     assert "<h1>Reçu de consentement</h1>" in html and event.hash in html
     assert '<a href="/withdraw?lang=de">Meine Einwilligung widerrufen</a>' in html
     assert "<title>Einwilligungsbeleg · Diagnostics Exemple SAS</title>" in html
+
+
+def test_programs_get_json_errors_and_caches_see_the_language(client: FlaskClient) -> None:
+    """newcomer.md: a missing .json receipt and a bad webhook were HTML pages; the language
+    follows Accept-Language, so responses say so in Vary."""
+    missing = client.get("/receipt/nope.json")
+    assert missing.status_code == 404 and missing.is_json and missing.json["error"]
+    bad = client.post("/sms/inbound", data={"From": "garbage", "Body": "STOP"})
+    assert bad.status_code == 400 and bad.is_json
+    assert "Accept-Language" in client.get("/").headers["Vary"]
