@@ -162,3 +162,21 @@ def test_the_spec_shown_in_the_readme_validates() -> None:
     (block,) = re.findall(r"```toml\n(.*?)```", README, re.S)
     spec = validate_spec(tomllib.loads(block))
     assert spec.proof is not None and spec.purposes[0].retention_from == "last_inbound_contact"
+
+
+def test_the_flask_example_records_a_consent_and_refuses_a_tampered_form(workdir: Path) -> None:
+    """newcomer.md: the README's Flask snippet gave a 500 and a trace on a tampered form."""
+    code = python_block("from toolkit.flask import")
+    script = code.replace("examples/dse-france.toml", str(ROOT / "examples" / "dse-france.toml"))
+    script += (
+        "\nimport re\nclient = app.test_client()\n"
+        "page = client.get('/?lang=fr').get_data(as_text=True)\n"
+        "form = dict(re.findall(r'<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"', page))\n"
+        "form.update(phone='06 12 34 56 78', consent_sms_offers='sms_offers')\n"
+        "print(client.post('/?lang=fr', data=form).get_data(as_text=True))\n"
+        "form['optin_version_checkbox'] = 'sha256:' + '0' * 64\n"
+        "bad = client.post('/?lang=fr', data=form)\n"
+        "print(bad.status_code)\n"
+    )
+    out = run_python(script, workdir).splitlines()
+    assert out[0] == "1 consent(s) recorded" and out[-1] == "400"
