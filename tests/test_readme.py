@@ -171,7 +171,8 @@ def test_the_flask_example_records_a_consent_and_refuses_a_tampered_form(workdir
     script += (
         "\nimport re\nclient = app.test_client()\n"
         "page = client.get('/?lang=fr').get_data(as_text=True)\n"
-        "form = dict(re.findall(r'<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"', page))\n"
+        'hidden = r\'<input type="hidden" name="([^"]+)" value="([^"]*)"\'\n'
+        "form = dict(re.findall(hidden, page))\n"
         "form.update(phone='06 12 34 56 78', consent_sms_offers='sms_offers')\n"
         "print(client.post('/?lang=fr', data=form).get_data(as_text=True))\n"
         "form['optin_version_checkbox'] = 'sha256:' + '0' * 64\n"
