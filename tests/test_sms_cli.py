@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -241,3 +244,24 @@ def test_batch_writes_nothing_on_error_and_dash_is_stdout(tmp_path: Path) -> Non
         "sms", "batch", DSE, str(path), "-t", "Bonjour {name}", "-l", "fr", "-o", str(report)
     )
     assert code == 0 and report.read_text(encoding="utf-8").startswith("phone,name,")
+
+
+def test_batch_writes_into_a_pipe_or_device_and_never_replaces_it(tmp_path: Path) -> None:
+    """`-o /dev/null` once put the report file where /dev/null was (the report is written
+    aside, then moved into place): what is not a file is written to directly and stays."""
+    path = _campaign(tmp_path, [{"phone": "+33612345678", "name": "Jean"}])
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(
+        target=lambda: received.append(fifo.read_text(encoding="utf-8")), daemon=True
+    )
+    reader.start()
+    code, _, err = run(
+        "sms", "batch", DSE, str(path), "-t", "Bonjour {name}", "-l", "fr", "-o", str(fifo)
+    )
+    reader.join(10)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the pipe, not a file put in its place
+    assert received and received[0].startswith("phone,name,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["campaign.csv", "report.pipe"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
@@ -459,13 +459,18 @@ def sms_batch(
         ):
             columns, rows = read_csv(handle, campaign)
             # "-" is stdout; a file is written aside and put in place only once the whole
-            # campaign went through: a bad template or row leaves nothing behind
+            # campaign went through: a bad template or row leaves nothing behind. What is not
+            # a file (/dev/null, a pipe) is written to directly: replacing it would put a
+            # file where the device or the pipe was.
             to_stdout = output is None or output == "-"
             target = None if to_stdout else Path(str(output))
+            out: TextIO = sys.stdout
+            if target is not None and target.exists() and not target.is_file():
+                out = open(target, "w", encoding="utf-8", newline="")
+                target = None
             partial = None if target is None else target.with_name(f".{target.name}.part")
-            out = (
-                sys.stdout if partial is None else open(partial, "w", encoding="utf-8", newline="")
-            )
+            if partial is not None:
+                out = open(partial, "w", encoding="utf-8", newline="")
             done = False
             try:
                 writer = SafeWriter(out)  # a report opened in a spreadsheet runs no formula
@@ -499,6 +504,8 @@ def sms_batch(
                         os.replace(partial, target)
                     else:
                         partial.unlink(missing_ok=True)
+                elif out is not sys.stdout:
+                    out.close()
     summary = totals.as_json()
     click.echo(
         f"{summary['messages']} messages, {summary['segments']} segments, "
