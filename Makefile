@@ -10,7 +10,7 @@ POT    := $(LOCALES)/messages.pot
 # make demo PORT=8000
 PORT ?= 5000
 
-.PHONY: test sysdeps demo-deps e2e-deps install catalogs extract update-catalogs lint typecheck pytest bench demo clean
+.PHONY: test sysdeps demo-deps e2e-deps install catalogs extract update-catalogs i18n-check lint typecheck pytest bench demo clean
 
 # Debian packages: what the toolkit needs to make PDFs (WeasyPrint's Pango and HarfBuzz, the
 # DejaVu fonts the packs use), which `make demo` installs too; and what only the tests need:
@@ -82,6 +82,11 @@ extract: install
 ## Merge the .pot into every locale's .po (new strings arrive untranslated, never fuzzy-guessed).
 update-catalogs: extract
 	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
+	$(BIN)/pybabel -q update -i $(POT) -d i18n/drafts -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
+
+## Every shipped catalog complete, its placeholders those of the source, every string extracted.
+i18n-check: catalogs
+	$(BIN)/optin i18n check
 
 lint: install
 	$(BIN)/ruff check toolkit demo tests benchmarks hatch_build.py
@@ -93,7 +98,7 @@ typecheck: install
 pytest: catalogs sysdeps e2e-deps
 	$(BIN)/pytest -q
 
-test: sysdeps catalogs lint typecheck pytest
+test: sysdeps catalogs i18n-check lint typecheck pytest
 
 bench: catalogs sysdeps
 	$(BIN)/python benchmarks/bench_render.py

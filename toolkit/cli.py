@@ -286,6 +286,48 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=2))
 
 
+# --- catalogs ----------------------------------------------------------------------------------
+
+
+@main.group("i18n")
+def i18n_group() -> None:
+    """Check the translation catalogs."""
+
+
+@i18n_group.command("check")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, exists=True),
+    help="catalogs to check (default: the shipped ones); e.g. i18n/drafts",
+)
+@click.option(
+    "--sources",
+    type=click.Path(file_okay=False, exists=True),
+    help="a checkout: also check every marked string is extracted (default: this one, if any)",
+)
+def i18n_check(directory: str | None, sources: str | None) -> None:
+    """Every catalog complete (nothing untranslated or fuzzy, every plural form), the same
+    placeholders as its source string, and every marked string extracted; exit 1 with the
+    list otherwise."""
+    from .i18n import LOCALES_DIR
+    from .i18n_check import check, summary
+
+    checkout = Path(__file__).resolve().parent.parent
+    root = Path(sources) if sources else (checkout if (checkout / "babel.cfg").is_file() else None)
+    where = Path(directory) if directory else LOCALES_DIR
+    problems = check(where, root)
+    for problem in problems:
+        click.echo(str(problem))
+    catalogs = sorted(p.parent.parent.name for p in where.glob("*/LC_MESSAGES/messages.po"))
+    if problems:
+        counts = summary(problems)
+        raise click.ClickException(
+            f"{len(problems)} problem(s) in {len(counts)} file(s) of {where}"
+        )
+    click.echo(f"ok: {len(catalogs)} catalogs complete ({', '.join(catalogs)})")
+
+
 # --- SMS ---------------------------------------------------------------------------------------
 
 
