@@ -36,7 +36,11 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
         if p.is_file()
     }
     assert shipped <= names
-    assert {"toolkit/sms/keywords.toml", "toolkit/locales/review.toml"} <= names
+    assert {
+        "toolkit/sms/keywords.toml",
+        "toolkit/locales/review.toml",
+        "toolkit/authorities.toml",
+    } <= names
     # PEP 561: without the marker, users' type checkers ignore the toolkit's annotations
     assert "toolkit/py.typed" in names
     for locale in LOCALES:

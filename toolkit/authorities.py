@@ -1,14 +1,20 @@
 """Supervisory authorities (GDPR Art. 51) by controller country, used as the spec's default.
 
-Each entry is the national authority that receives complaints (Art. 77). Germany has one
-authority per Land for private companies besides the federal BfDI: a German controller should
-name its Land authority in the spec's ``[authority]`` table; the BfDI default is a valid
+Each entry is the national authority that receives complaints (Art. 77), for every EU and EEA
+country. The data is ``authorities.toml`` next to this module (name in the local language and
+in English, postal address, website, where it was checked), read once at import. Germany has
+one authority per Land for private companies besides the federal BfDI: a German controller
+should name its Land authority in the spec's ``[authority]`` table; the BfDI default is a valid
 authority to complain to, not necessarily the competent one.
 """
 
 from __future__ import annotations
 
-from typing import TypedDict
+import tomllib
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+DATA_FILE = Path(__file__).with_name("authorities.toml")
 
 
 class AuthorityData(TypedDict):
@@ -19,45 +25,67 @@ class AuthorityData(TypedDict):
     website: str
 
 
+class AuthorityRecord(TypedDict):
+    """One entry of ``authorities.toml``: the spec's fields, the English name and provenance."""
+
+    name: str
+    name_en: str
+    address: str
+    website: str
+    source: str
+    checked: bool
+    note: NotRequired[str]
+
+
+_TEXT_FIELDS = ("name", "name_en", "address", "website", "source")
+
+
+def _record(code: str, entry: Any) -> AuthorityRecord:
+    """Check one table of the data file: every text field present and non-empty, https."""
+    where = f"{DATA_FILE.name} [{code}]"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected a table")
+    unknown = set(entry) - {*_TEXT_FIELDS, "checked", "note"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    for field in _TEXT_FIELDS:
+        value = entry.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}: {field} must be a non-empty string")
+    for field in ("website", "source"):
+        if not entry[field].startswith("https://"):
+            raise ValueError(f"{where}: {field} must start with https://")
+    if not isinstance(entry.get("checked"), bool):
+        raise ValueError(f"{where}: checked must be true or false")
+    record = AuthorityRecord(
+        name=entry["name"],
+        name_en=entry["name_en"],
+        address=entry["address"],
+        website=entry["website"],
+        source=entry["source"],
+        checked=entry["checked"],
+    )
+    if "note" in entry:
+        if not isinstance(entry["note"], str):
+            raise ValueError(f"{where}: note must be a string")
+        record["note"] = entry["note"]
+    return record
+
+
+def load(path: Path = DATA_FILE) -> dict[str, AuthorityRecord]:
+    """Read and check the data file: country code -> its authority's record."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {code: _record(code, entry) for code, entry in data.items()}
+
+
+RECORDS: dict[str, AuthorityRecord] = load()
+"""Every entry of the data file, with its English name and where it was checked."""
+
 AUTHORITIES: dict[str, AuthorityData] = {
-    "FR": {
-        "name": "Commission nationale de l'informatique et des libertés (CNIL)",
-        "address": "3 place de Fontenoy, TSA 80715, 75334 Paris Cedex 07, France",
-        "website": "https://www.cnil.fr",
-    },
-    "DE": {
-        "name": "Bundesbeauftragte für den Datenschutz und die Informationsfreiheit (BfDI)",
-        "address": "Graurheindorfer Straße 153, 53117 Bonn, Deutschland",
-        "website": "https://www.bfdi.bund.de",
-    },
-    "ES": {
-        "name": "Agencia Española de Protección de Datos (AEPD)",
-        "address": "C/ Jorge Juan 6, 28001 Madrid, España",
-        "website": "https://www.aepd.es",
-    },
-    "IT": {
-        "name": "Garante per la protezione dei dati personali",
-        "address": "Piazza Venezia 11, 00187 Roma, Italia",
-        "website": "https://www.garanteprivacy.it",
-    },
-    "IE": {
-        "name": "Data Protection Commission",
-        "address": "21 Fitzwilliam Square South, Dublin 2, D02 RD28, Ireland",
-        "website": "https://www.dataprotection.ie",
-    },
-    "BE": {
-        "name": "Autorité de protection des données / Gegevensbeschermingsautoriteit",
-        "address": "Rue de la Presse 35 / Drukpersstraat 35, 1000 Bruxelles / Brussel, Belgique",
-        "website": "https://www.autoriteprotectiondonnees.be",
-    },
-    "NL": {
-        "name": "Autoriteit Persoonsgegevens",
-        "address": "Postbus 93374, 2509 AJ Den Haag, Nederland",
-        "website": "https://www.autoriteitpersoonsgegevens.nl",
-    },
-    "LU": {
-        "name": "Commission nationale pour la protection des données (CNPD)",
-        "address": "15, Boulevard du Jazz, L-4370 Belvaux, Luxembourg",
-        "website": "https://cnpd.public.lu",
-    },
+    code: {"name": r["name"], "address": r["address"], "website": r["website"]}
+    for code, r in RECORDS.items()
 }
+"""Country code -> the default authority's spec fields (``Authority(**AUTHORITIES[code])``)."""
+
+NAMES_EN: dict[str, str] = {code: r["name_en"] for code, r in RECORDS.items()}
+"""Country code -> the default authority's name in English."""
