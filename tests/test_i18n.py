@@ -127,3 +127,19 @@ def test_review_toml_records_what_was_reviewed_and_when() -> None:
         for item in entry["reviews"]:
             assert isinstance(item["date"], datetime.date), locale
             assert all(item[key].strip() for key in ("by", "covered", "outcome")), locale
+
+
+def test_each_catalog_has_a_review_status_and_the_readme_lists_it() -> None:
+    """Issue 15 item 6: reviewed by a native legal reader, machine-assisted, or the source."""
+    import re
+    import tomllib
+
+    from toolkit.i18n import LOCALES_DIR
+
+    review = tomllib.loads((LOCALES_DIR / "review.toml").read_text(encoding="utf-8"))
+    for locale, entry in review.items():
+        assert entry["status"] in ("reviewed", "machine-assisted", "source"), locale
+        assert (entry["status"] == "reviewed") is entry["reviewed"], locale
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| (\w\w) \| (reviewed|machine-assisted|source) \|$", readme, re.M))
+    assert table == {locale: entry["status"] for locale, entry in review.items()}
