@@ -9,7 +9,7 @@ a lost ``%(period)s`` drops the retention period from the sentence. So, for each
 - each translation carries exactly the placeholders of its source (``%(name)s``, ``%s``);
 - every string the sources mark for translation is in the template (nothing was left out of
   the extraction);
-- the catalog declares as many plural forms as its language has (Babel's CLDR rules).
+- the catalog declares as many plural forms as its language has (Babel's gettext table).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 SOURCE_LOCALE = "en"  # the language of the msgids
@@ -79,7 +79,7 @@ def check_catalog(path: Path, template: Catalog, locale: str) -> Iterator[Proble
     """The problems of one catalog against the template."""
     catalog = _read(path, locale)
     where = str(path)
-    expected = len(Locale.parse(locale).plural_form.rules) + 1
+    expected = get_plural(locale).num_plurals  # gettext's forms (CLDR's decimals aside)
     if catalog.num_plurals != expected:
         yield Problem(
             where, "", f"declares {catalog.num_plurals} plural forms; {locale} has {expected}"
