@@ -247,3 +247,13 @@ def test_an_opt_out_of_the_body_s_own_wording_is_flagged(
 ) -> None:
     codes = [w.code for w in preview(examples["dse-france"], body, "fr").warnings]
     assert ("opt-out-conflict" in codes) is conflict
+
+
+def test_the_word_every_confirmation_sms_asks_for_confirms() -> None:
+    """A Czech reply ANO to a Czech confirmation SMS must confirm, as OUI does in French."""
+    from toolkit.i18n import SUPPORTED_LOCALES, translations
+
+    for locale in SUPPORTED_LOCALES:
+        word = translations(locale).gettext("YES")
+        assert parse_reply(word).kind == "confirm", (locale, word)
+        assert parse_reply(f" {word.lower()} !").kind == "confirm", (locale, word)

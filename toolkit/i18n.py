@@ -23,7 +23,19 @@ from .errors import LocaleError
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 DOMAIN = "messages"
-SUPPORTED_LOCALES: tuple[str, ...] = ("fr", "en", "de", "es", "it")
+SUPPORTED_LOCALES: tuple[str, ...] = (
+    "fr",
+    "en",
+    "de",
+    "es",
+    "it",
+    "nl",
+    "pt",
+    "pl",
+    "sv",
+    "ro",
+    "cs",
+)
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
     str(code)
