@@ -60,3 +60,25 @@ def test_catalogs_and_notices_use_the_regulation_s_terms(locale: str) -> None:
         if not any(_fold(form) in folded for form in GLOSSARY[locale][notion])
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
+def test_every_notice_renders_in_the_locale_with_no_english_left(locale: str) -> None:
+    """Issue 15: the example's checkbox and notices in every shipped locale, each right named
+    in the locale's words (glossary test above) and no English sentence of the catalog left
+    in them (an untranslated entry would show its English msgid)."""
+    spec = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    with (LOCALES_DIR / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        english = [m.id for m in read_po(handle) if isinstance(m.id, str) and len(m.id) > 30]
+    for artefact in ("checkbox", "notice-short", "notice-full"):
+        text = toolkit.render(spec, artefact, locale).text
+        assert text.strip()
+        leaked = [s for s in english if "%" not in s and "<" not in s and s in text]
+        assert leaked == [], (artefact, leaked[:3])
+
+
+def test_greek_separates_with_the_ano_teleia_not_its_question_mark() -> None:
+    spec = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    short = toolkit.render(spec, "notice-short", "el").text
+    # the purposes' details are separated as Greek does ("·"), not by ";" (a question mark)
+    assert "\u00b7 " in short and "; " not in short

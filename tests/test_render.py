@@ -479,7 +479,8 @@ def test_locale_fallback(examples: dict[str, Spec], asked: str, got: str) -> Non
 
 @pytest.mark.parametrize("asked", ["ja", "zz", "", "fr_CA_weird!", "../../etc"])
 def test_unsupported_locale_names_the_supported_ones(examples: dict[str, Spec], asked: str) -> None:
-    with pytest.raises(LocaleError, match="supported: de, en, fr, es, it, nl, pt, pl, sv, ro, cs"):
+    offered = ", ".join(examples["newsletter"].locales)
+    with pytest.raises(LocaleError, match=f"supported: {offered}$"):
         render(examples["newsletter"], "notice-short", asked)
 
 

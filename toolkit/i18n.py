@@ -35,6 +35,12 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "sv",
     "ro",
     "cs",
+    "da",
+    "fi",
+    "el",
+    "sk",
+    "sl",
+    "hu",
 )
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
@@ -122,8 +128,10 @@ def locale_for_country(country: str | None, available: tuple[str, ...]) -> str |
 
 
 def semicolon(locale: str) -> str:
-    """A semicolon as the locale writes it: French puts a no-break space before it."""
-    return "\u00a0;" if babel_locale(locale).language == "fr" else ";"
+    """A semicolon as the locale writes it: French puts a no-break space before it; Greek
+    writes the ano teleia (its ";" is the question mark)."""
+    language = babel_locale(locale).language
+    return {"fr": "\u00a0;", "el": "\u00b7"}.get(language, ";")
 
 
 def country_name(code: str, locale: str) -> str:
