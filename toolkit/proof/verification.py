@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .chain import verify_chain
-from .records import GENESIS, utc_now
+from .records import GENESIS, ConsentEvent, utc_now
 from .store import Head
 
 if TYPE_CHECKING:
@@ -122,41 +123,35 @@ def check(store: SqlStore, *, full: bool = False, step: int = STEP) -> Verificat
         if start >= head.seq:
             return last  # nothing new: no row, no work
     end = head.seq if full else min(head.seq, start + step)
-    rows = list(store.rows(start, end)) if not full else None
     counts: Counter[tuple[str, str]] = Counter()
+    if full:  # streamed, and every stored text checked against its version
+        rows: Iterable[tuple[int, ConsentEvent]] = store.rows(0, end)
+        texts = list(store.texts())
+    else:  # a few thousand records: the texts their versions name
+        rows = list(store.rows(start, end))
+        texts = store.texts_of({v for _seq, item in rows for v in item.versions.values()})
 
-    def counted(source: Any) -> Any:
+    def counted(source: Iterable[tuple[int, ConsentEvent]]) -> Iterator[tuple[int, ConsentEvent]]:
         for seq, item in source:
             counts[item.purpose, item.action] += 1
             yield seq, item
 
-    if rows is None:  # a full verify: streamed, every stored text checked
-        result = verify_chain(
-            head,
-            counted(store.rows(0, end)),
-            list(store.texts()),
-            (),
-            store.digest if store.keyed() else None,
-            lambda: store.redactions_after(head.seq),
-        )
-    else:
-        versions = {v for _seq, item in rows for v in item.versions.values()}
-        result = verify_chain(
-            head if end == head.seq else Head(0, 0, ""),  # the end is checked when reached
-            counted(rows),
-            store.texts_of(versions),
-            (),
-            store.digest if store.keyed() else None,
-            lambda: store.redactions_after(end),
-            start=(start, prev),
-        )
+    result = verify_chain(
+        head if end == head.seq else Head(0, 0, ""),  # the end is checked when reached
+        counted(rows),
+        texts,
+        (),
+        store.digest if store.keyed() else None,
+        lambda: store.redactions_after(end),
+        start=(start, prev),
+    )
     upto = end if result.ok else start
     return _log(
         store,
         Verification(
             utc_now(),
             "full" if full else "new",
-            0 if full else start,
+            start,
             upto,
             (store.hash_at(upto) or "") if upto else GENESIS,
             head.seq,
