@@ -554,7 +554,7 @@ def verify_all() -> Any:
 FULL_VERIFY_WAIT = 5.0  # seconds a POST waits for the whole-chain verification
 
 
-def _person() -> tuple[str, list[tuple[int, ConsentEvent]]]:
+def _person() -> str:
     """The person searched for (?q=, a number in any usual form or an e-mail address)."""
     query = request.args.get("q", "").strip()
     if not query:
@@ -563,14 +563,15 @@ def _person() -> tuple[str, list[tuple[int, ConsentEvent]]]:
         subject = normalise_subject(query, state().spec.controller.country)
     except LedgerError:
         abort(400, _("This is neither a phone number nor an e-mail address: %(q)s", q=query))
-    return subject, state().ledger.numbered_history(subject)
+    return subject
 
 
 @admin.get("/person")
 def person() -> str:
     """One person's full history, the texts they saw, what we may do today, their pack."""
-    subject, records = _person()
+    subject = _person()
     ledger = state().ledger
+    records = ledger.numbered_history(subject)
     decisions = {p.id: ledger.can_send(subject, p.id) for p in state().spec.purposes}
     return render_template(
         "admin_person.html",
@@ -585,10 +586,11 @@ def person() -> str:
 @admin.get("/person.pdf")
 def person_pack() -> Response:
     """The person's proof pack as a PDF (records, texts, receipts, chain, checkpoint)."""
-    subject, records = _person()
-    if not records:
+    subject = _person()
+    try:
+        data = pack_data(state().ledger, subject)  # reads the history once
+    except LedgerError:
         abort(404, _("No record of %(q)s in the ledger.", q=subject))
-    data = pack_data(state().ledger, subject)
     return Response(
         pack_pdf(data, request_locale()),
         mimetype="application/pdf",
