@@ -34,11 +34,29 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).replace("’", "'").casefold()
 
 
+# The EEA states' texts of the Regulation are national law, not on EUR-Lex.
+EEA_SOURCES = {
+    "nb": "https://lovdata.no/dokument/NL/lov/2018-06-15-38",
+    "is": "https://www.althingi.is/lagas/nuna/2018090.html",
+}
+NO_OFFICIAL_VERSION = {"ar", "tr", "uk", "zh"}
+
+
 def test_every_shipped_locale_has_its_glossary_with_its_source() -> None:
     assert set(GLOSSARY) == set(SUPPORTED_LOCALES)
     for locale, terms in GLOSSARY.items():
-        assert terms["source"].endswith(f"/{locale.upper()}/TXT/?uri=CELEX:32016R0679")
-        assert set(terms) - {"source"} == set(NOTIONS)
+        if locale in EEA_SOURCES:
+            assert terms["source"] == EEA_SOURCES[locale]
+        elif locale in NO_OFFICIAL_VERSION:
+            # no official text exists: say so, and say whose terms the catalog follows
+            assert terms["official"] is False and terms["why"].strip()
+            assert terms["source"].startswith("https://")
+        else:
+            assert terms["source"] == (
+                f"https://eur-lex.europa.eu/legal-content/{locale.upper()}/TXT/"
+                "?uri=CELEX:32016R0679"
+            )
+        assert set(terms) - {"source", "official", "why"} == set(NOTIONS)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)

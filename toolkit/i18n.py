@@ -41,6 +41,8 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "sk",
     "sl",
     "hu",
+    "hr",
+    "nb",
 )
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
