@@ -56,7 +56,7 @@ def test_render_json_has_the_api_version() -> None:
 
 def test_render_text_html_and_first_contact() -> None:
     code, out, _ = run("render", DSE, "-a", "checkbox", "-l", "fr")
-    assert code == 0 and out.startswith('<fieldset class="optin-consent" lang="fr">')
+    assert code == 0 and out.startswith('<fieldset class="optin-consent" lang="fr" dir="ltr">')
     code, out, _ = run("render", DSE, "-a", "notice-short", "-l", "fr_CA", "--format", "text")
     assert code == 0 and "Diagnostics Exemple SAS" in out and "<" not in out.split("<https")[0]
     code, out, _ = run(

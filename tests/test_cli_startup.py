@@ -83,7 +83,7 @@ def test_render_needs_no_ledger_pdf_or_signing(tmp_path: Path) -> None:
     modules, out = run_optin(
         "render", NEWSLETTER, "-a", "checkbox", "-l", "en", cache=tmp_path / "cache"
     )
-    assert out.startswith('<fieldset class="optin-consent" lang="en">')
+    assert out.startswith('<fieldset class="optin-consent" lang="en" dir="ltr">')
     unwanted = {"weasyprint", "sqlalchemy", "cryptography", "toolkit.proof", "holidays"}
     assert not modules & unwanted, sorted(modules & unwanted)
 

@@ -20,8 +20,10 @@ from .i18n import (
     country_name,
     format_day,
     format_duration,
+    isolate,
     join,
     semicolon,
+    text_direction,
     translations,
 )
 from .rules import CHANNELS, RuleBook, requirement, shipped
@@ -125,6 +127,7 @@ class NoticeContext:
 
     locale: str
     lang: str
+    dir: str  # "ltr" or "rtl": set on each artefact's root element
     controller: dict[str, str | None]
     representative: dict[str, str | None] | None
     dpo: dict[str, str | None] | None
@@ -228,12 +231,12 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
         # Translators: the opt-out instruction of an SMS sent to another number than the
         # sender's (FR « STOP au 36111 »): never "Reply", the sender may not take replies.
         opt_out = _("Text %(keyword)s to %(number)s") % {
-            "keyword": sms.opt_out_keyword,
-            "number": number,
+            "keyword": isolate(sms.opt_out_keyword, locale),
+            "number": isolate(number, locale),
         }
         # Translators: the opt-out instruction in an SMS whose sender is the reply number.
         reply = (
-            _("Reply %(keyword)s") % {"keyword": sms.opt_out_keyword}
+            _("Reply %(keyword)s") % {"keyword": isolate(sms.opt_out_keyword, locale)}
             if number == sms.sender
             else opt_out
         )
@@ -328,6 +331,7 @@ def build_context(
     return NoticeContext(
         locale=locale,
         lang=locale.replace("_", "-"),
+        dir=text_direction(locale),
         controller={
             "name": ctl.name,
             "legal_form": ctl.legal_form,

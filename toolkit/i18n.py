@@ -7,6 +7,7 @@ build or install time); the spec supplies its own texts per locale.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -129,6 +130,33 @@ def locale_for_country(country: str | None, available: tuple[str, ...]) -> str |
     return None
 
 
+def text_direction(locale: str) -> Literal["ltr", "rtl"]:
+    """The direction the locale's script is written in (CLDR's character order): ``ar`` is
+    ``"rtl"``, the others ``"ltr"``. Templates set it as ``dir`` on each artefact's root, so an
+    artefact keeps its direction when embedded in a page of the other direction."""
+    return "rtl" if babel_locale(locale).text_direction == "rtl" else "ltr"
+
+
+#: Unicode's first strong isolate and pop directional isolate (UAX #9): the plain-text
+#: counterpart of HTML's <bdi>, for SMS and other text artefacts.
+FSI, PDI = "\u2068", "\u2069"
+
+
+def needs_isolation(value: str, locale: str) -> bool:
+    """Whether a value inserted in the locale's text must be isolated from it: every value in
+    a right-to-left text (a Latin name, a URL, a number), and a value containing right-to-left
+    letters in a left-to-right text. Without it, the bidirectional algorithm reorders the
+    punctuation around the value ("STOP to 36111." read from the wrong end)."""
+    if text_direction(locale) == "rtl":
+        return bool(value)
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in value)
+
+
+def isolate(value: str, locale: str) -> str:
+    """``value`` between FSI and PDI when :func:`needs_isolation` says so, else unchanged."""
+    return f"{FSI}{value}{PDI}" if needs_isolation(value, locale) else value
+
+
 def semicolon(locale: str) -> str:
     """A semicolon as the locale writes it: French puts a no-break space before it; Greek
     writes the ano teleia (its ";" is the question mark)."""
@@ -152,9 +180,12 @@ __all__ = [
     "country_name",
     "format_day",
     "format_duration",
+    "isolate",
     "join",
     "locale_for_country",
     "negotiate",
+    "needs_isolation",
     "semicolon",
+    "text_direction",
     "translations",
 ]

@@ -31,7 +31,7 @@ from .artefacts import ARTEFACTS, COLLECTIONS, Artefact
 from .artefacts import N_ as N_  # re-exported: the receipt marks its messages with it
 from .context import NoticeContext, build_context
 from .errors import ArtefactError
-from .i18n import negotiate
+from .i18n import isolate, needs_isolation, negotiate
 from .spec import Spec
 
 
@@ -56,7 +56,25 @@ def _make_environment() -> Environment:
         cache_size=-1,
     )
     env.policies["ext.i18n.trimmed"] = True
+    env.filters["bdi"] = _bdi
     return env
+
+
+@jinja2.pass_context
+def _bdi(context: jinja2.runtime.Context, value: Any) -> Any:
+    """A value from the spec (a name, an address, a URL, a number) isolated from the sentence
+    around it when directions mix (issue 15 item 2): ``<bdi>`` in HTML, Unicode isolates in
+    text. Unchanged otherwise, so left-to-right artefacts with left-to-right values stay as
+    they were. Only for text positions: never in an attribute."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    locale = context.get("locale")
+    if not isinstance(locale, str) or not needs_isolation(text, locale):
+        return value
+    if context.eval_ctx.autoescape:
+        return Markup("<bdi>{}</bdi>").format(value)
+    return isolate(text, locale)
 
 
 ENVIRONMENT = _make_environment()
