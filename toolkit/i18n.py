@@ -44,6 +44,7 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "hu",
     "hr",
     "nb",
+    "is",
 )
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
