@@ -13,10 +13,11 @@ PORT ?= 5000
 .PHONY: test sysdeps demo-deps e2e-deps install catalogs extract update-catalogs i18n-check lint typecheck pytest bench demo clean
 
 # Debian packages: what the toolkit needs to make PDFs (WeasyPrint's Pango and HarfBuzz, the
-# DejaVu fonts the packs use), which `make demo` installs too; and what only the tests need:
+# fonts the packs use: DejaVu for Latin, Greek and Cyrillic, Noto for Arabic and Chinese),
+# which `make demo` installs too; and what only the tests need:
 # pdftoppm (poppler-utils) to look at a rendered page, PostgreSQL (the ledger tests start their
 # own server from its binaries on a loopback port, and stop it), chromium for the browser tests.
-RUNTIME_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+RUNTIME_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core fonts-noto-cjk
 DEB_PACKAGES := $(RUNTIME_PACKAGES) poppler-utils postgresql chromium
 
 ## Install the Debian packages of $(1) where missing (as root with apt-get, as in CI);

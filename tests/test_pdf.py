@@ -372,7 +372,9 @@ def test_redline_marks_only_the_changed_retention(dse: Spec) -> None:
 
 def test_side_by_side_aligns_paragraphs(dse: Spec) -> None:
     html = pack_html(dse, ["fr", "en"], compare=("fr", "en"))
-    rows = re.findall(r'<tr><td lang="fr">(.*?)</td><td lang="en">(.*?)</td></tr>', html)
+    rows = re.findall(
+        r'<tr><td lang="fr" dir="ltr">(.*?)</td><td lang="en" dir="ltr">(.*?)</td></tr>', html
+    )
     full_fr = render(dse, "notice-full", "fr").text.splitlines()
     full_en = render(dse, "notice-full", "en").text.splitlines()
     assert len(full_fr) == len(full_en)

@@ -232,7 +232,7 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
         # sender's (FR « STOP au 36111 »): never "Reply", the sender may not take replies.
         opt_out = _("Text %(keyword)s to %(number)s") % {
             "keyword": isolate(sms.opt_out_keyword, locale),
-            "number": isolate(number, locale),
+            "number": isolate(str(number), locale),
         }
         # Translators: the opt-out instruction in an SMS whose sender is the reply number.
         reply = (

@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
-FONT_FAMILY = "DejaVu Sans"  # Debian package fonts-dejavu-core: Latin, Greek, Cyrillic
+#: The PDF fonts by script, with their Debian packages (templates/pdf/pack.css uses them).
+FONTS = {
+    "DejaVu Sans": "fonts-dejavu-core",  # Latin, Greek, Cyrillic
+    "Noto Sans Arabic": "fonts-noto-core",  # Arabic
+    "Noto Sans CJK SC": "fonts-noto-cjk",  # Chinese (simplified forms)
+}
 REVIEW_FILE = Path(__file__).with_name("locales") / "review.toml"
 PACK_CSS = TEMPLATES_DIR / "pdf" / "pack.css"
 

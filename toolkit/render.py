@@ -31,7 +31,7 @@ from .artefacts import ARTEFACTS, COLLECTIONS, Artefact
 from .artefacts import N_ as N_  # re-exported: the receipt marks its messages with it
 from .context import NoticeContext, build_context
 from .errors import ArtefactError
-from .i18n import isolate, needs_isolation, negotiate
+from .i18n import isolate, needs_isolation, negotiate, text_direction
 from .spec import Spec
 
 
@@ -57,6 +57,7 @@ def _make_environment() -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.filters["bdi"] = _bdi
+    env.globals["direction"] = text_direction
     return env
 
 
