@@ -34,7 +34,9 @@ def _coverage(family: str) -> frozenset[int]:
     """The code points the font fontconfig resolves for ``family`` has glyphs for."""
     found = subprocess.run(
         ["fc-match", "-f", "%{family[0]}|%{file}|%{index}", family],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     name, path, index = found.split("|")
     assert name == family, f"fontconfig has no {family} (Debian package {FONTS[family]})"
