@@ -143,3 +143,36 @@ def test_each_catalog_has_a_review_status_and_the_readme_lists_it() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| (\w\w) \| (reviewed|machine-assisted|source) \|$", readme, re.M))
     assert table == {locale: entry["status"] for locale, entry in review.items()}
+
+
+def test_durations_and_lists_where_cldr_lacks_the_words() -> None:
+    """Babel's CLDR data has no long duration units for Maltese ("2 y u 6 m") and abbreviates
+    the Irish year ("2 bhl"), and its Maltese "or" list is English: toolkit/locales/
+    cldr_gaps.toml supplies the words, by the locale's plural category."""
+    from toolkit.i18n import format_duration, join
+
+    assert format_duration((2, 6, 0, 3), "mt") == "sentejn, 6 xhur u 3 ijiem"
+    assert format_duration((18, 0, 0, 0), "mt") == "18-il sena"
+    assert format_duration((3, 0, 0, 0), "ga") == "3 bliana"
+    assert format_duration((7, 0, 0, 0), "ga") == "7 mbliana"
+    assert format_duration((0, 0, 2, 0), "ga") == "2 sheachtain"
+    assert join(["a", "b", "c"], "mt", "or") == "a, b jew c"
+    assert join(["a", "b"], "mt") == "a u b"
+    # elsewhere CLDR's words stand
+    assert format_duration((2, 6, 0, 0), "fr") == "2 ans et 6\u00a0mois"
+
+
+def test_every_cldr_gap_gives_a_form_for_each_plural_category() -> None:
+    import tomllib
+
+    from babel import Locale
+
+    from toolkit.i18n import LOCALES_DIR
+
+    gaps = tomllib.loads((LOCALES_DIR / "cldr_gaps.toml").read_text(encoding="utf-8"))
+    for locale, entries in gaps.items():
+        categories = set(Locale.parse(locale).plural_form.tags) | {"other"}
+        for unit, forms in entries.get("units", {}).items():
+            assert set(forms) == categories, (locale, unit)
+        for style, patterns in entries.get("lists", {}).items():
+            assert set(patterns) == {"two", "end"}, (locale, style)

@@ -39,6 +39,7 @@ def test_wheel_ships_templates_and_compiled_catalogs(tmp_path: Path) -> None:
     assert {
         "toolkit/sms/keywords.toml",
         "toolkit/locales/review.toml",
+        "toolkit/locales/cldr_gaps.toml",
         "toolkit/authorities.toml",
     } <= names
     # PEP 561: without the marker, users' type checkers ignore the toolkit's annotations

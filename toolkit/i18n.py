@@ -7,11 +7,12 @@ build or install time); the spec supplies its own texts per locale.
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
@@ -103,12 +104,21 @@ _UNITS = ("duration-year", "duration-month", "duration-week", "duration-day")
 def format_duration(parts: tuple[int, int, int, int], locale: str) -> str:
     """Format (years, months, weeks, days) in words: '1 an et 6 mois', '3 Jahre'."""
     loc = babel_locale(locale)
-    words = [
-        format_unit(n, unit, length="long", locale=loc)
-        for n, unit in zip(parts, _UNITS, strict=True)
-        if n
-    ]
-    return format_list(words, locale=loc)
+    words = [_unit(n, unit, locale, loc) for n, unit in zip(parts, _UNITS, strict=True) if n]
+    return join(words, locale)
+
+
+@cache
+def _gaps() -> dict[str, Any]:
+    """The words CLDR lacks for a shipped locale (toolkit/locales/cldr_gaps.toml)."""
+    return tomllib.loads((LOCALES_DIR / "cldr_gaps.toml").read_text(encoding="utf-8"))
+
+
+def _unit(n: int, unit: str, locale: str, loc: Locale) -> str:
+    forms = _gaps().get(locale, {}).get("units", {}).get(unit)
+    if forms is None:
+        return str(format_unit(n, unit, length="long", locale=loc))
+    return str(forms[loc.plural_form(n)]).replace("{0}", str(n))
 
 
 #: English notices are read in the EU: dates the Irish way, "30 November 2026" (S-11).
@@ -172,7 +182,13 @@ def country_name(code: str, locale: str) -> str:
 
 def join(items: list[str], locale: str, style: Literal["standard", "or"] = "standard") -> str:
     """Join words the locale's way: 'a, b et c' (``style="or"``: 'a, b ou c')."""
-    return format_list(items, style=style, locale=babel_locale(locale))
+    patterns = _gaps().get(locale, {}).get("lists", {}).get(style)
+    if patterns is None or len(items) < 2:
+        return format_list(items, style=style, locale=babel_locale(locale))
+    if len(items) == 2:
+        return str(patterns["two"]).replace("{0}", items[0]).replace("{1}", items[1])
+    head = ", ".join(items[:-1])
+    return str(patterns["end"]).replace("{0}", head).replace("{1}", items[-1])
 
 
 __all__ = [
