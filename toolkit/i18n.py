@@ -46,6 +46,13 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "hr",
     "nb",
     "is",
+    "bg",
+    "et",
+    "lv",
+    "lt",
+    "mt",
+    "ga",
+    "uk",
 )
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
