@@ -83,7 +83,9 @@ extract: install
 ## Merge the .pot into every locale's .po (new strings arrive untranslated, never fuzzy-guessed).
 update-catalogs: extract
 	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
-	$(BIN)/pybabel -q update -i $(POT) -d i18n/drafts -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
+	@# drafts of languages not shipped yet, when there are any
+	if ls i18n/drafts/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel -q update -i $(POT) -d i18n/drafts -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap; fi
 
 ## Every shipped catalog complete, its placeholders those of the source, every string extracted.
 i18n-check: catalogs

@@ -328,21 +328,6 @@ def test_first_page_renders_to_a_non_blank_image(pack: bytes, tmp_path: Path) ->
     assert dark > 500  # text is there, not a blank page
 
 
-def test_no_missing_glyph_in_any_locale(examples: dict[str, Spec]) -> None:
-    from fontTools.ttLib import TTFont
-
-    fonts = subprocess.run(
-        ["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "DejaVuSans" in fonts, "fonts-dejavu-core missing (make test installs it)"
-    cmap = set(TTFont(fonts).getBestCmap())
-    for spec in examples.values():
-        html = pack_html(spec)
-        text = re.sub(r"<[^>]+>", " ", html)
-        missing = {c for c in text if ord(c) not in cmap and not c.isspace()}
-        assert missing == set()
-
-
 def test_pdf_uses_only_dejavu_fonts(reader: pypdf.PdfReader) -> None:
     names = set()
     for page in reader.pages[:6]:

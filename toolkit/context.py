@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import phonenumbers
 from babel.languages import get_official_languages
+from markupsafe import Markup, escape
 
 from .artefacts import COLLECTIONS as COLLECTIONS  # where a reader's data came from
 from .errors import ArtefactError
@@ -22,7 +23,7 @@ from .i18n import (
     format_duration,
     isolate,
     join,
-    semicolon,
+    punctuation,
     text_direction,
     translations,
 )
@@ -151,10 +152,18 @@ class NoticeContext:
             **{name: getattr(self, name) for name in self.__dataclass_fields__},
             "gettext": trans.gettext,
             "ngettext": trans.ngettext,
-            "join": lambda items: join(list(items), self.locale),
-            "join_or": lambda items: join(list(items), self.locale, style="or"),
-            "semicolon": semicolon(self.locale),
+            "join": lambda items: _join_markup(list(items), self.locale, "standard"),
+            "join_or": lambda items: _join_markup(list(items), self.locale, "or"),
+            "punct": punctuation(self.locale),
         }
+
+
+def _join_markup(items: list[Any], locale: str, style: Literal["standard", "or"]) -> Any:
+    """Join for templates: items that are markup (a value in <bdi>, a translated phrase with
+    an escaped URL) stay markup, so the joined list is escaped exactly once."""
+    if not any(isinstance(item, Markup) for item in items):
+        return join(items, locale, style=style)
+    return Markup(join([str(escape(item)) for item in items], locale, style=style))  # noqa: S704
 
 
 def _phone(value: str | None) -> str | None:
@@ -249,7 +258,8 @@ def _sms_view(spec: Spec, locale: str, purposes: tuple[PurposeView, ...]) -> Sms
         # non-premium SMS (FR « (SMS non surtaxé) »): never say "free" for this.
         cost = _("(standard rate)")
     if cost is not None:
-        opt_out, reply = f"{opt_out} {cost}", f"{reply} {cost}"
+        space = punctuation(locale).space
+        opt_out, reply = f"{opt_out}{space}{cost}", f"{reply}{space}{cost}"
     texting = [p for p in purposes if p.channel == "sms"]
     return SmsView(
         sender=sms.sender,

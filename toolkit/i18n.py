@@ -12,7 +12,7 @@ import unicodedata
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
@@ -53,6 +53,9 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "mt",
     "ga",
     "uk",
+    "tr",
+    "ar",
+    "zh",
 )
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
 TERRITORY_CODES = frozenset(
@@ -170,16 +173,75 @@ def needs_isolation(value: str, locale: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in value)
 
 
+def value_direction(value: str) -> Literal["ltr", "rtl"]:
+    """The direction of a value by its first strong character (UAX #9 rules P2 and P3): a
+    phone number or a date, which has none, is left to right."""
+    for ch in value:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"
+
+
 def isolate(value: str, locale: str) -> str:
     """``value`` between FSI and PDI when :func:`needs_isolation` says so, else unchanged."""
     return f"{FSI}{value}{PDI}" if needs_isolation(value, locale) else value
 
 
-def semicolon(locale: str) -> str:
-    """A semicolon as the locale writes it: French puts a no-break space before it; Greek
-    writes the ano teleia (its ";" is the question mark)."""
-    language = babel_locale(locale).language
-    return {"fr": "\u00a0;", "el": "\u00b7"}.get(language, ";")
+class Punctuation(NamedTuple):
+    """The punctuation a template puts between the words it assembles, as the locale writes
+    it. Most locales write the Latin marks; Chinese writes full-width ones with no space
+    after them, Arabic its own comma and semicolon."""
+
+    comma: str = ", "  # between the parts of a line: name, legal form; address, website
+    enum: str = ", "  # between the items of a short list (data categories)
+    semicolon: str = "; "  # between the details of a purpose in the first layer
+    stop: str = "."  # the full stop the template adds
+    open: str = "("
+    close: str = ")"
+    space: str = " "  # between sentences the template puts side by side
+    term: str = ": "  # between a definition term and its description, in the text form
+
+
+_PUNCTUATION = {
+    # French: a no-break space before ";" and ":" (the text form keeps its historic " : ").
+    "fr": Punctuation(semicolon="\u00a0; ", term=" : "),
+    # Greek: the ano teleia, since its ";" is the question mark.
+    "el": Punctuation(semicolon="\u00b7 "),
+    "ar": Punctuation(comma="\u060c ", enum="\u060c ", semicolon="\u061b "),
+    "zh": Punctuation(
+        comma="\uff0c",
+        enum="\u3001",
+        semicolon="\uff1b",
+        stop="\u3002",
+        open="\uff08",
+        close="\uff09",
+        space="",
+        term="\uff1a",
+    ),
+}
+
+
+def punctuation(locale: str) -> Punctuation:
+    """The locale's :class:`Punctuation`."""
+    return _PUNCTUATION.get(babel_locale(locale).language, Punctuation())
+
+
+#: Full-width marks after which (and before which) Chinese writes no space.
+_FULL_WIDTH = "\u3001\u3002\uff08\uff09\uff0c\uff1a\uff1b\uff1f\uff01"
+_TAGS = r"(?:</?[a-zA-Z][^<>]*>)*"
+_SPACE_AFTER = re.compile(rf"([{_FULL_WIDTH}]{_TAGS})[ \t]+")
+_SPACE_BEFORE = re.compile(rf"[ \t]+({_TAGS}[{_FULL_WIDTH}])")
+
+
+def tighten(text: str, locale: str) -> str:
+    """Drop the spaces a template puts between sentences and around marks where the locale
+    writes none (Chinese: "。 保存" is "。保存"). Unchanged for other locales."""
+    if punctuation(locale).space:
+        return text
+    return _SPACE_BEFORE.sub(r"\1", _SPACE_AFTER.sub(r"\1", text))
 
 
 def country_name(code: str, locale: str) -> str:
@@ -200,6 +262,7 @@ def join(items: list[str], locale: str, style: Literal["standard", "or"] = "stan
 
 __all__ = [
     "SUPPORTED_LOCALES",
+    "Punctuation",
     "babel_locale",
     "country_name",
     "format_day",
@@ -209,7 +272,9 @@ __all__ = [
     "locale_for_country",
     "needs_isolation",
     "negotiate",
-    "semicolon",
+    "punctuation",
     "text_direction",
+    "tighten",
     "translations",
+    "value_direction",
 ]

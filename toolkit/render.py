@@ -31,7 +31,15 @@ from .artefacts import ARTEFACTS, COLLECTIONS, Artefact
 from .artefacts import N_ as N_  # re-exported: the receipt marks its messages with it
 from .context import NoticeContext, build_context
 from .errors import ArtefactError
-from .i18n import isolate, needs_isolation, negotiate, text_direction
+from .i18n import (
+    isolate,
+    needs_isolation,
+    negotiate,
+    punctuation,
+    text_direction,
+    tighten,
+    value_direction,
+)
 from .spec import Spec
 
 
@@ -74,7 +82,9 @@ def _bdi(context: jinja2.runtime.Context, value: Any) -> Any:
     if not isinstance(locale, str) or not needs_isolation(text, locale):
         return value
     if context.eval_ctx.autoescape:
-        return Markup("<bdi>{}</bdi>").format(value)
+        # an explicit direction: "auto" would take a phone number, which has no strong
+        # character, in the direction of the sentence around it ("12345678 30 +49")
+        return Markup('<bdi dir="{}">{}</bdi>').format(value_direction(text), value)
     return isolate(text, locale)
 
 
@@ -173,14 +183,18 @@ _BLOCKS = frozenset(
     " legend li ol p section table tr ul".split()
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+#: A term that already ends with a question mark or colon (Latin, Arabic, full-width) is not
+#: given another.
+_TERM_ENDS = ("?", ":", "\u061f", "\uff1f", "\uff1a")
 
 
 class _TextExtractor(HTMLParser):
     """HTML -> the plain text a person reads: blocks on lines, links with their address."""
 
-    def __init__(self, term_separator: str) -> None:
+    def __init__(self, term_separator: str, space: str = " ") -> None:
         super().__init__(convert_charrefs=True)
         self.term_separator = term_separator
+        self.space = space
         self.out: list[str] = []
         self.links: list[tuple[str | None, int]] = []
         self.last_text = ""
@@ -201,8 +215,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "dt":
-            ends = self.last_text.endswith(("?", ":"))
-            self.out.append(" " if ends else self.term_separator)
+            ends = self.last_text.endswith(_TERM_ENDS)
+            self.out.append(self.space if ends else self.term_separator)
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.out[start:])
@@ -240,12 +254,13 @@ def html_to_text(html: str, locale: str = "en") -> str:
     A definition term and its description read as one line, joined the locale's way
     ("Retention period: 3 years", French "Durée de conservation : 3 ans").
     """
-    parser = _TextExtractor(" : " if locale.startswith("fr") else ": ")
+    marks = punctuation(locale)
+    parser = _TextExtractor(marks.term, marks.space)
     parser.feed(str(html))  # plain str: slicing Markup would build a Markup per token
     parser.close()
     lines = normalise_text("".join(parser.out)).split("\n")
     text = "\n".join(line for line in lines if line)
-    return normalise_text(text.replace("\x00", ""))
+    return tighten(normalise_text(text.replace("\x00", "")), locale)
 
 
 @cache
@@ -255,7 +270,7 @@ def _template(name: str) -> Template:
 
 
 def _template_render(name: str, variables: dict[str, Any]) -> str:
-    return _template(name).render(variables)
+    return tighten(_template(name).render(variables), variables["locale"])
 
 
 def _render_html(artefact: str, variables: dict[str, Any]) -> Rendered:
