@@ -9,10 +9,10 @@ import unicodedata
 
 import pytest
 from babel.messages.pofile import read_po
-from conftest import ROOT
+from conftest import ROOT, build, minimal_data
 
 import toolkit
-from toolkit.i18n import LOCALES_DIR, SUPPORTED_LOCALES
+from toolkit.i18n import LOCALES_DIR, SUPPORTED_LOCALES, translations
 
 GLOSSARY = tomllib.loads((ROOT / "i18n" / "glossary.toml").read_text(encoding="utf-8"))
 NOTIONS = (
@@ -100,3 +100,66 @@ def test_greek_separates_with_the_ano_teleia_not_its_question_mark() -> None:
     short = toolkit.render(spec, "notice-short", "el").text
     # the purposes' details are separated as Greek does ("·"), not by ";" (a question mark)
     assert "\u00b7 " in short and "; " not in short
+
+
+#: The rights a notice names, as the Regulation words them (the full notice).
+RIGHTS = (
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "portability",
+    "objection",
+    "withdrawal_of_consent",
+    "supervisory_authority",
+)
+#: The same rights in the first layer, in a lay reader's verbs (S-03): catalog msgids.
+SHORT_RIGHTS = (
+    "access your data",
+    "have it corrected or erased",
+    "have its use restricted",
+    "receive it in a format you can reuse",
+    "object to its use",
+    "withdraw your consent at any time",
+    "lodge a complaint with a supervisory authority",
+)
+
+
+def _sms_and_phone_spec(locale: str) -> toolkit.Spec:
+    """The newsletter example's texts in ``locale`` on an SMS purpose and a phone purpose, so
+    that the SMS footers, the confirmation SMS and the call script render in every locale."""
+    example = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    text = example.purposes[0].text[locale]
+    words = {"name": text.name, "description": text.description, "label": text.label}
+    data = minimal_data(("fr",))
+    data["locales"] = [locale]
+    data["purposes"][0]["text"] = {locale: words}
+    phone = {**data["purposes"][0], "id": "calls", "channel": "phone"}
+    data["purposes"].append(phone)
+    return build(data)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_artefact_renders_in_every_locale_and_names_each_right(locale: str) -> None:
+    """Issue 15, done when: every artefact in every locale, each right named. The full notice
+    names each right in the Regulation's words of the locale (the glossary), the first layer
+    in its catalog's lay verbs; the SMS and the call script carry who and how to stop."""
+    newsletter = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    full = _fold(toolkit.render(newsletter, "notice-full", locale).text)
+    unnamed = [r for r in RIGHTS if not any(_fold(f) in full for f in GLOSSARY[locale][r])]
+    assert unnamed == []
+    gettext = translations(locale).gettext
+    short = _fold(toolkit.render(newsletter, "notice-short", locale).text)
+    assert [r for r in SHORT_RIGHTS if _fold(gettext(r)) not in short] == []
+    assert toolkit.render(newsletter, "checkbox", locale).text.strip()
+    spec = _sms_and_phone_spec(locale)
+    for artefact, options in (
+        ("sms-footer", {}),
+        ("sms-footer", {"first_contact": True}),
+        ("confirmation-sms", {}),
+        ("call-script", {}),
+    ):
+        text = toolkit.render(spec, artefact, locale, **options).text
+        assert "Exemple SARL" in text, (artefact, options)
+        if artefact == "sms-footer":
+            assert "STOP" in text and "36111" in text
