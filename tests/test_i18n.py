@@ -176,3 +176,13 @@ def test_every_cldr_gap_gives_a_form_for_each_plural_category() -> None:
             assert set(forms) == categories, (locale, unit)
         for style, patterns in entries.get("lists", {}).items():
             assert set(patterns) == {"two", "end"}, (locale, style)
+
+
+def test_portuguese_counts_as_portugal_does() -> None:
+    """The pt catalog is written in European Portuguese ("autoridade de controlo"), whose
+    plural puts zero with the plural ("0 registos"); Babel's rule for "pt" is Brazil's, which
+    puts it with the singular, so the catalog declares Portugal's rule."""
+    from toolkit.i18n import translations
+
+    rule = translations("pt").plural
+    assert rule(1) != rule(0) == rule(2)
