@@ -257,3 +257,29 @@ def test_the_word_every_confirmation_sms_asks_for_confirms() -> None:
         word = translations(locale).gettext("YES")
         assert parse_reply(word).kind == "confirm", (locale, word)
         assert parse_reply(f" {word.lower()} !").kind == "confirm", (locale, word)
+
+
+@pytest.mark.parametrize("text", ["STOPP", "Uit", "RET", "R", "退订"])
+def test_the_national_opt_out_words_with_a_source_stop(text: str) -> None:
+    """Norway's STOPP (carriers require it), the Dutch code's UIT, Turkey's RET (the İYS
+    register), China's R and 退订: see the sources in toolkit/sms/keywords.toml."""
+    assert parse_reply(text).kind == "opt-out"
+
+
+def test_a_consent_is_confirmed_only_in_the_languages_of_the_spec() -> None:
+    """Irish "tá" is yes; "ta" from an English reader is thanks, not a consent. Opt-out words
+    of every language still stop."""
+    from toolkit.sms.replies import spec_keywords
+
+    english = build(minimal_data(("fr", "en")))
+    assert parse_reply("Ta", spec_keywords(english)).kind == "other"
+    assert parse_reply("Tá", spec_keywords(english)).kind == "other"
+    assert parse_reply("yes", spec_keywords(english)).kind == "confirm"
+    assert parse_reply("oui", spec_keywords(english)).kind == "confirm"
+    assert parse_reply("STOPP", spec_keywords(english)).kind == "opt-out"
+    data = minimal_data(("fr",))
+    data["locales"] = ["ga"]
+    data["purposes"][0]["text"] = {
+        "ga": {"name": "Tairiscintí", "description": "Tairiscintí.", "label": "Aontaím."}
+    }
+    assert parse_reply("Tá", spec_keywords(build(data))).kind == "confirm"

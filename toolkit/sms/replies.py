@@ -43,13 +43,29 @@ def fold(text: str) -> str:
 
 
 @cache
-def default_keywords() -> dict[str, frozenset[str]]:
-    """The shipped keyword lists, every locale together, folded."""
+def _shipped() -> dict[str, dict[str, frozenset[str]]]:
+    """keywords.toml: per kind, per locale ("common" for every locale), folded."""
     data = tomllib.loads(Path(__file__).with_name("keywords.toml").read_text(encoding="utf-8"))
     return {
-        kind: frozenset(fold(word) for words in by_locale.values() for word in words)
+        kind: {locale: frozenset(fold(w) for w in words) for locale, words in by_locale.items()}
         for kind, by_locale in data.items()
     }
+
+
+@cache
+def default_keywords() -> dict[str, frozenset[str]]:
+    """The shipped keyword lists, every locale together, folded."""
+    return {kind: frozenset().union(*by_locale.values()) for kind, by_locale in _shipped().items()}
+
+
+def confirm_words(locales: Iterable[str]) -> frozenset[str]:
+    """The words that confirm a consent from people of these locales: the common ones and
+    each locale's own. A confirmation must be unambiguous, so a word is taken only in the
+    languages where it means yes (Irish "tá" is yes; "ta" in English is thanks)."""
+    by_locale = _shipped()["confirm"]
+    return by_locale.get("common", frozenset()).union(
+        *(by_locale.get(loc, frozenset()) for loc in locales)
+    )
 
 
 def keyword_sets(
@@ -62,11 +78,16 @@ def keyword_sets(
 
 
 def spec_keywords(spec: Spec) -> dict[str, frozenset[str]]:
-    """The shipped lists plus the spec's own words and its opt-out keyword."""
+    """The shipped lists plus the spec's own words and its opt-out keyword; a consent is
+    confirmed only by the words of the spec's locales. Opt-out words of every language stay:
+    a stop in any language is honoured."""
     if spec.sms is None:
-        return default_keywords()
-    extra = spec.sms.keywords
-    return keyword_sets((*extra.opt_out, spec.sms.opt_out_keyword), extra.opt_in, extra.help)
+        words = dict(default_keywords())
+    else:
+        extra = spec.sms.keywords
+        words = keyword_sets((*extra.opt_out, spec.sms.opt_out_keyword), extra.opt_in, extra.help)
+    words["confirm"] = confirm_words(spec.locales)
+    return words
 
 
 def parse_reply(text: str, keywords: dict[str, frozenset[str]] | None = None) -> Reply:
