@@ -22,7 +22,7 @@ import jinja2
 
 import toolkit
 from toolkit.context import build_context
-from toolkit.render import clear_cache
+from toolkit.render import ENVIRONMENT, clear_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "examples" / "dse-france.toml"
@@ -55,6 +55,9 @@ def raw_jinja(locale: str, spec: toolkit.Spec) -> Callable[[], object]:
         lstrip_blocks=True,
     )
     env.policies["ext.i18n.trimmed"] = True
+    # the templates' own filter and global (the <bdi> isolation, the direction)
+    env.filters["bdi"] = ENVIRONMENT.filters["bdi"]
+    env.globals["direction"] = ENVIRONMENT.globals["direction"]
     variables = build_context(spec, locale).as_dict()
     variables["versions"] = {a: "" for a in ("notice-short", "notice-full")}
     variables["self_version"] = ""

@@ -647,7 +647,12 @@ def objection() -> Any:
         )
     except ConsentFormError as exc:
         abort(400, exc.message)
-    session["admin_notice"] = _("Objection recorded for %(count)s purpose(s).", count=len(events))
+    count = len(events)
+    session["admin_notice"] = translations(request_locale()).ngettext(
+        "Objection recorded for %(count)s purpose.",
+        "Objection recorded for %(count)s purposes.",
+        count,
+    ) % {"count": count}
     return redirect(url_for("admin.dashboard", lang=request_locale()), 303)
 
 

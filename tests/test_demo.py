@@ -75,7 +75,7 @@ def test_pages_in_every_locale(client: FlaskClient, path: str, lang: str) -> Non
     response = client.get(f"{path}?lang={lang}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert f'<html lang="{lang}">' in html
+    assert f'<html lang="{lang}" dir="ltr">' in html
     assert all(f'hreflang="{loc}"' in html for loc in ("fr", "en", "de", "es", "it"))
     assert "checked" not in html
     headers = response.headers
@@ -90,7 +90,7 @@ def test_accept_language_picks_the_locale(client: FlaskClient) -> None:
     html = client.get("/", headers={"Accept-Language": "de-CH,de;q=0.9,en;q=0.5"}).get_data(
         as_text=True
     )
-    assert '<html lang="de">' in html and "Mobilfunknummer" in html
+    assert '<html lang="de" dir="ltr">' in html and "Mobilfunknummer" in html
 
 
 def test_sign_up_records_one_grant_with_the_versions_shown(app: Flask, client: FlaskClient) -> None:
@@ -405,7 +405,7 @@ def test_admin_records_an_objection_received_by_post(app: Flask, client: FlaskCl
         follow_redirects=True,
     )
     assert response.status_code == 200
-    assert "Opposition enregistrée pour 2 finalité(s)." in response.get_data(as_text=True)
+    assert "Opposition enregistrée pour 2 finalités." in response.get_data(as_text=True)
     opposed = [e for e in ledger(app).events() if e.action == "opposition"]
     assert {(e.purpose, e.method) for e in opposed} == {("sms_offers", "post"), ("ad_call", "post")}
     assert opposed[0].evidence == {"message": "lettre du 30 novembre"}
@@ -687,7 +687,7 @@ def test_error_pages_speak_the_language_of_the_page(
     response = getattr(client, method)(path)
     html = response.get_data(as_text=True)
     assert response.status_code == code
-    assert '<html lang="fr">' in html
+    assert '<html lang="fr" dir="ltr">' in html
     assert french in html, html
     assert english not in html
     assert f"Code d'erreur\u00a0: {code}" in html
@@ -736,7 +736,7 @@ def test_a_refused_admin_token_is_said_under_its_field_in_the_page_language(
     assert 'action="/admin/login?lang=de"' in page  # the sign-in keeps the language
     login = {**form_fields(page), "token": "wrong-token-typed"}
     html = client.post("/admin/login?lang=de", data=login).get_data(as_text=True)
-    assert '<html lang="de">' in html
+    assert '<html lang="de" dir="ltr">' in html
     assert 'aria-invalid="true" aria-describedby="token-error" autofocus>' in html
     assert '<p class="field-error" id="token-error">' in html
     assert "wrong-token-typed" not in html  # a secret is never typed back
@@ -825,7 +825,7 @@ def test_the_receipt_page_is_part_of_the_site(app: Flask, client: FlaskClient) -
     sign_up(client, lang="fr")
     (event,) = list(ledger(app).events())
     html = client.get(f"/receipt/{event.id}?lang=de").get_data(as_text=True)
-    assert '<html lang="de">' in html and '<div class="receipt" lang="fr">' in html
+    assert '<html lang="de" dir="ltr">' in html and '<div class="receipt" lang="fr">' in html
     assert '<meta name="viewport"' in html and "/static/style.css" in html
     assert '<nav aria-label="Hauptmenü">' in html
     assert html.count("<main") == 1 and html.count("<h1>") == 1
@@ -842,3 +842,18 @@ def test_programs_get_json_errors_and_caches_see_the_language(client: FlaskClien
     bad = client.post("/sms/inbound", data={"From": "garbage", "Body": "STOP"})
     assert bad.status_code == 400 and bad.is_json
     assert "Accept-Language" in client.get("/").headers["Vary"]
+
+
+def test_an_arabic_page_of_the_demo_reads_right_to_left(tmp_path: Path) -> None:
+    """Issue 15 item 2: with a spec in Arabic, the demo's pages are dir="rtl" and the
+    consent boxes they embed say their own direction."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "OPTIN_SPEC": str(ROOT / "examples" / "newsletter.toml"),
+            "OPTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'ar.db'}",
+        }
+    )
+    html = app.test_client().get("/?lang=ar").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert 'lang="ar" dir="rtl"' in html.split("<main", 1)[1]

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from . import capture
+from .i18n import text_direction
 from .proof import ConsentEvent, Ledger
 from .proof.checkpoint import load_key
 from .render import render
@@ -69,6 +70,7 @@ class OptIn:
             collection_notice=collection_notice,
             sms_footer=sms_footer,
             optin_locale=request_locale,
+            optin_direction=lambda: text_direction(request_locale()),
             optin_locales=lambda: state().spec.locales,
             optin_asks_for=asks_for,
         )

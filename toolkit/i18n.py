@@ -151,6 +151,7 @@ def locale_for_country(country: str | None, available: tuple[str, ...]) -> str |
     return None
 
 
+@cache
 def text_direction(locale: str) -> Literal["ltr", "rtl"]:
     """The direction the locale's script is written in (CLDR's character order): ``ar`` is
     ``"rtl"``, the others ``"ltr"``. Templates set it as ``dir`` on each artefact's root, so an
@@ -170,6 +171,8 @@ def needs_isolation(value: str, locale: str) -> bool:
     punctuation around the value ("STOP to 36111." read from the wrong end)."""
     if text_direction(locale) == "rtl":
         return bool(value)
+    if value.isascii():  # the common case, without looking at each character
+        return False
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in value)
 
 

@@ -72,6 +72,7 @@ def is_reviewed(locale: str) -> bool:
 
 def _items(spec: Spec, locale: str) -> list[Item]:
     _ = translations(locale).gettext
+    ngettext = translations(locale).ngettext
     items = []
     if any(p.legal_basis == "consent" for p in spec.purposes):
         items.append(_item("checkbox", _, render(spec, "checkbox", locale)))
@@ -82,7 +83,11 @@ def _items(spec: Spec, locale: str) -> list[Item]:
         for first, title in ((False, footer), (True, _("SMS footer, first message"))):
             rendered = render(spec, "sms-footer", locale, first_contact=first)
             result = analyze(rendered.text)
-            note = _("%(encoding)s, %(units)s units, %(segments)s segment(s) on its own") % {
+            note = ngettext(
+                "%(encoding)s, %(units)s units, %(segments)s segment on its own",
+                "%(encoding)s, %(units)s units, %(segments)s segments on its own",
+                result.segments,
+            ) % {
                 "encoding": result.encoding,
                 "units": result.units,
                 "segments": result.segments,
