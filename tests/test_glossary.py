@@ -102,17 +102,9 @@ def test_greek_separates_with_the_ano_teleia_not_its_question_mark() -> None:
     assert "\u00b7 " in short and "; " not in short
 
 
-#: The rights a notice names, as the Regulation words them (the full notice).
-RIGHTS = (
-    "access",
-    "rectification",
-    "erasure",
-    "restriction",
-    "portability",
-    "objection",
-    "withdrawal_of_consent",
-    "supervisory_authority",
-)
+#: The rights a notice names, as the Regulation words them (the full notice): the glossary's
+#: notions from access on, and the authority a complaint goes to.
+RIGHTS = (*NOTIONS[NOTIONS.index("access") :], "supervisory_authority")
 #: The same rights in the first layer, in a lay reader's verbs (S-03): catalog msgids.
 SHORT_RIGHTS = (
     "access your data",
