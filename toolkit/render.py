@@ -32,7 +32,8 @@ from .artefacts import N_ as N_  # re-exported: the receipt marks its messages w
 from .context import NoticeContext, build_context
 from .errors import ArtefactError
 from .i18n import (
-    isolate,
+    FSI,
+    PDI,
     needs_isolation,
     negotiate,
     punctuation,
@@ -85,7 +86,7 @@ def _bdi(context: jinja2.runtime.Context, value: Any) -> Any:
         # an explicit direction: "auto" would take a phone number, which has no strong
         # character, in the direction of the sentence around it ("12345678 30 +49")
         return Markup('<bdi dir="{}">{}</bdi>').format(value_direction(text), value)
-    return isolate(text, locale)
+    return f"{FSI}{text}{PDI}"
 
 
 ENVIRONMENT = _make_environment()
