@@ -5,12 +5,18 @@ isolates in SMS), so its punctuation and neighbours are not reordered."""
 from __future__ import annotations
 
 import re
+import subprocess
+from html import unescape
 from typing import Any
 
 from conftest import build
+from markupsafe import escape
 
+import toolkit
 from toolkit import render
 from toolkit.i18n import FSI, PDI, SUPPORTED_LOCALES, isolate, text_direction
+from toolkit.pdf import notice_pdf
+from toolkit.spec import Spec
 
 ARABIC_NAME = "شركة المثال"
 
@@ -59,21 +65,8 @@ def test_a_right_to_left_name_in_a_left_to_right_notice_is_isolated(
 
 # --- Arabic, right to left -----------------------------------------------------------------
 
-import subprocess  # noqa: E402
-from html import unescape  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
-from markupsafe import escape  # noqa: E402
-
-import toolkit  # noqa: E402
-from toolkit.pdf import notice_pdf  # noqa: E402
-
-
-def _newsletter() -> toolkit.Spec:
-    return toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
-
-
-def _values(spec: toolkit.Spec) -> list[str]:
+def _values(spec: Spec) -> list[str]:
     """The spec's own values an Arabic notice shows in Latin script."""
     ctl = spec.controller
     found = [ctl.name, ctl.address, ctl.email, ctl.website, ctl.registration_id, "+49 30 12345678"]
@@ -81,8 +74,8 @@ def _values(spec: toolkit.Spec) -> list[str]:
     return [str(v) for v in found if v]
 
 
-def test_every_latin_value_in_an_arabic_notice_is_isolated() -> None:
-    spec = _newsletter()
+def test_every_latin_value_in_an_arabic_notice_is_isolated(examples: dict[str, Spec]) -> None:
+    spec = examples["newsletter"]
     for artefact in ("checkbox", "notice-short", "notice-full"):
         html = str(toolkit.render(spec, artefact, "ar").html)
         assert html.startswith(("<fieldset", "<section", "<article")) and 'dir="rtl"' in html
@@ -130,8 +123,8 @@ def _lines(pdf: bytes) -> list[list[tuple[float, float, str]]]:
     ]
 
 
-def test_the_arabic_pdf_reads_right_to_left() -> None:
-    spec = _newsletter()
+def test_the_arabic_pdf_reads_right_to_left(examples: dict[str, Spec]) -> None:
+    spec = examples["newsletter"]
     title = toolkit.render(spec, "notice-full", "ar").text.splitlines()[0]
     before, after = title.split(spec.controller.name)
     lines = _lines(notice_pdf(spec, "ar"))
@@ -158,11 +151,13 @@ def test_the_arabic_pdf_reads_right_to_left() -> None:
 # --- Chinese punctuation -----------------------------------------------------------------
 
 
-def test_chinese_notices_use_full_width_punctuation_without_spaces() -> None:
+def test_chinese_notices_use_full_width_punctuation_without_spaces(
+    examples: dict[str, Spec],
+) -> None:
     """The marks a template adds (brackets, semicolons, list commas, the full stop) are the
     locale's: a Chinese first layer reads （基于您的同意；数据：电子邮件地址、…）。 and no space
     follows a full-width mark."""
-    spec = _newsletter()
+    spec = examples["newsletter"]
     short = toolkit.render(spec, "notice-short", "zh").text
     purposes = [line for line in short.splitlines() if line.startswith("- ")]
     assert purposes and all(line.endswith("）。") for line in purposes)

@@ -13,6 +13,7 @@ from conftest import ROOT, build, minimal_data
 
 import toolkit
 from toolkit.i18n import LOCALES_DIR, SUPPORTED_LOCALES, translations
+from toolkit.spec import Spec
 
 GLOSSARY = tomllib.loads((ROOT / "i18n" / "glossary.toml").read_text(encoding="utf-8"))
 NOTIONS = (
@@ -60,7 +61,9 @@ def test_every_shipped_locale_has_its_glossary_with_its_source() -> None:
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_catalogs_and_notices_use_the_regulation_s_terms(locale: str) -> None:
+def test_catalogs_and_notices_use_the_regulation_s_terms(
+    locale: str, examples: dict[str, Spec]
+) -> None:
     with (LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     words = [
@@ -69,7 +72,7 @@ def test_catalogs_and_notices_use_the_regulation_s_terms(locale: str) -> None:
         for m in catalog
         if m.id
     ]
-    spec = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    spec = examples["newsletter"]
     words.append(toolkit.render(spec, "notice-full", locale).text)
     folded = _fold(" ".join(words))
     missing = [
@@ -81,11 +84,13 @@ def test_catalogs_and_notices_use_the_regulation_s_terms(locale: str) -> None:
 
 
 @pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
-def test_every_notice_renders_in_the_locale_with_no_english_left(locale: str) -> None:
+def test_every_notice_renders_in_the_locale_with_no_english_left(
+    locale: str, examples: dict[str, Spec]
+) -> None:
     """Issue 15: the example's checkbox and notices in every shipped locale, each right named
     in the locale's words (glossary test above) and no English sentence of the catalog left
     in them (an untranslated entry would show its English msgid)."""
-    spec = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    spec = examples["newsletter"]
     with (LOCALES_DIR / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         english = [m.id for m in read_po(handle) if isinstance(m.id, str) and len(m.id) > 30]
     for artefact in ("checkbox", "notice-short", "notice-full"):
@@ -95,8 +100,10 @@ def test_every_notice_renders_in_the_locale_with_no_english_left(locale: str) ->
         assert leaked == [], (artefact, leaked[:3])
 
 
-def test_greek_separates_with_the_ano_teleia_not_its_question_mark() -> None:
-    spec = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+def test_greek_separates_with_the_ano_teleia_not_its_question_mark(
+    examples: dict[str, Spec],
+) -> None:
+    spec = examples["newsletter"]
     short = toolkit.render(spec, "notice-short", "el").text
     # the purposes' details are separated as Greek does ("·"), not by ";" (a question mark)
     assert "\u00b7 " in short and "; " not in short
@@ -117,10 +124,9 @@ SHORT_RIGHTS = (
 )
 
 
-def _sms_and_phone_spec(locale: str) -> toolkit.Spec:
+def _sms_and_phone_spec(example: Spec, locale: str) -> Spec:
     """The newsletter example's texts in ``locale`` on an SMS purpose and a phone purpose, so
     that the SMS footers, the confirmation SMS and the call script render in every locale."""
-    example = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
     text = example.purposes[0].text[locale]
     words = {"name": text.name, "description": text.description, "label": text.label}
     data = minimal_data(("fr",))
@@ -132,11 +138,13 @@ def _sms_and_phone_spec(locale: str) -> toolkit.Spec:
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_every_artefact_renders_in_every_locale_and_names_each_right(locale: str) -> None:
+def test_every_artefact_renders_in_every_locale_and_names_each_right(
+    locale: str, examples: dict[str, Spec]
+) -> None:
     """Issue 15, done when: every artefact in every locale, each right named. The full notice
     names each right in the Regulation's words of the locale (the glossary), the first layer
     in its catalog's lay verbs; the SMS and the call script carry who and how to stop."""
-    newsletter = toolkit.load_spec(ROOT / "examples" / "newsletter.toml")
+    newsletter = examples["newsletter"]
     full = _fold(toolkit.render(newsletter, "notice-full", locale).text)
     unnamed = [r for r in RIGHTS if not any(_fold(f) in full for f in GLOSSARY[locale][r])]
     assert unnamed == []
@@ -144,7 +152,7 @@ def test_every_artefact_renders_in_every_locale_and_names_each_right(locale: str
     short = _fold(toolkit.render(newsletter, "notice-short", locale).text)
     assert [r for r in SHORT_RIGHTS if _fold(gettext(r)) not in short] == []
     assert toolkit.render(newsletter, "checkbox", locale).text.strip()
-    spec = _sms_and_phone_spec(locale)
+    spec = _sms_and_phone_spec(newsletter, locale)
     for artefact, options in (
         ("sms-footer", {}),
         ("sms-footer", {"first_contact": True}),

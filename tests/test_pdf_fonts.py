@@ -18,12 +18,13 @@ from typing import Any
 import pypdf
 import pytest
 from babel.messages.pofile import read_po
-from conftest import EXAMPLES, build
+from conftest import build
 from fontTools.ttLib import TTFont
 
 import toolkit
 from toolkit.i18n import LOCALES_DIR, SUPPORTED_LOCALES
 from toolkit.pdf import FONTS, notice_pdf
+from toolkit.spec import Spec
 
 #: What pack.css may embed: the families of FONTS, bold and mono faces included.
 EMBEDDABLE = ("DejaVu-Sans", "Noto-Sans-Arabic", "Noto-Sans-CJK-SC")
@@ -50,14 +51,13 @@ def _drawn(text: str) -> set[str]:
     return {ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")}
 
 
-def _printed(locale: str) -> set[str]:
+def _printed(locale: str, examples: dict[str, Spec]) -> set[str]:
     with (LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     texts = [
         s for m in catalog if m.id for s in ((m.string,) if isinstance(m.string, str) else m.string)
     ]
-    for path in EXAMPLES:
-        spec = toolkit.load_spec(path)
+    for spec in examples.values():
         if locale in spec.locales:
             texts += [
                 toolkit.render(spec, artefact, locale).text
@@ -69,9 +69,11 @@ def _printed(locale: str) -> set[str]:
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_the_pdf_fonts_cover_every_character_a_locale_prints(locale: str) -> None:
+def test_the_pdf_fonts_cover_every_character_a_locale_prints(
+    locale: str, examples: dict[str, Spec]
+) -> None:
     covered = frozenset().union(*(_coverage(family) for family in FONTS))
-    missing = sorted(ch for ch in _printed(locale) if ord(ch) not in covered)
+    missing = sorted(ch for ch in _printed(locale, examples) if ord(ch) not in covered)
     assert missing == [], [f"U+{ord(ch):04X} {unicodedata.name(ch, '?')}" for ch in missing]
 
 
@@ -89,21 +91,14 @@ def _fonts_and_text(pdf: bytes) -> tuple[set[str], set[str]]:
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_a_notice_page_in_every_locale_uses_only_the_pack_s_fonts(locale: str) -> None:
-    spec = _spec_with(locale)
+def test_a_notice_page_in_every_locale_uses_only_the_pack_s_fonts(
+    locale: str, examples: dict[str, Spec]
+) -> None:
+    spec = next(s for s in examples.values() if locale in s.locales)
     fonts, extracted = _fonts_and_text(notice_pdf(spec, locale))
     assert fonts and all(f.startswith(EMBEDDABLE) for f in fonts), fonts
     shown = _drawn(toolkit.render(spec, "notice-full", locale).text)
     assert shown - extracted == set()
-
-
-@cache
-def _spec_with(locale: str) -> toolkit.Spec:
-    for path in EXAMPLES:
-        spec = toolkit.load_spec(path)
-        if locale in spec.locales:
-            return spec
-    raise AssertionError(f"no example has {locale}")
 
 
 @pytest.mark.parametrize("name", ["شركة المثال للتجارة", "示例贸易有限公司"])
